@@ -10,13 +10,17 @@ and reports img/s and peak memory (GPU peak if a GPU is used, else the process's
   python benchmarks/train_step.py                                 # demo config, custom vs reference ops
   python benchmarks/train_step.py --configs demo,f64,f256 --impls custom,ref --steps 5
 
-Configs: ``demo`` (configs/demo.flags networks, 32x32x1, batch 32), ``f64`` / ``f256`` (config F at 64x64 /
+Each (config, impl) pair runs in its own subprocess, so the reported peak memory (process peak RSS on CPU) belongs to
+that pair alone rather than to everything measured before it in the same process.
+
+Configs: ``demo`` (configs/demo.flags networks, 32x32x1, batch 16), ``f64`` / ``f256`` (config F at 64x64 /
 256x256, RGB, batch 4). Random data is used: the data pipeline is not what is measured.
 """
 
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 CONFIGS = {
-    'demo': dict(resolution=32, channels=1, batch=32, z_dim=64, w_dim=64, mapping_layers=2, fmap_base=256,
+    'demo': dict(resolution=32, channels=1, batch=16, z_dim=64, w_dim=64, mapping_layers=2, fmap_base=256,
                  fmap_max=32),
     'f64': dict(resolution=64, channels=3, batch=4, z_dim=512, w_dim=512, mapping_layers=8, fmap_base=16384,
                 fmap_max=512),
@@ -34,7 +38,7 @@ CONFIGS = {
 }
 
 
-def bench(name, impl, steps):
+def bench(name, impl, steps, batch_override=None):
     import numpy as np
     import tensorflow as tf
     from stylegan2_tf.data import ArrayImageDataset
@@ -42,7 +46,7 @@ def bench(name, impl, steps):
     from stylegan2_tf.training.loop import Trainer, TrainConfig
     from stylegan2_tf.training.logging import peak_memory
     c = CONFIGS[name]
-    r, ch, batch = c['resolution'], c['channels'], c['batch']
+    r, ch, batch = c['resolution'], c['channels'], batch_override or c['batch']
     rng = np.random.RandomState(0)
     ds = ArrayImageDataset(rng.randint(0, 256, (batch * 4, r, r, ch), dtype=np.uint8), name='random')
 
@@ -94,17 +98,36 @@ def main():
     p.add_argument('--configs', default='demo', help='comma list of ' + ','.join(CONFIGS))
     p.add_argument('--impls', default='custom,ref', help='comma list of custom,ref,auto')
     p.add_argument('--steps', type=int, default=3, help='timed steps per variant (median)')
+    p.add_argument('--batch', type=int, default=None, help='override every config\'s batch size')
+    p.add_argument('--in-process', action='store_true',
+                   help='measure everything in this process (peak memory then accumulates across pairs)')
+    p.add_argument('--worker', default=None, help=argparse.SUPPRESS)  # 'config:impl', used by the subprocess runs
     args = p.parse_args()
+    if args.worker:
+        name, impl = args.worker.split(':')
+        print(json.dumps(bench(name, impl, args.steps, args.batch)))
+        return
     from stylegan2_tf.ops import custom_ops_available
     results = []
     for name in args.configs.split(','):
         if name not in CONFIGS:
             raise SystemExit(f'unknown config {name!r}; choose from {sorted(CONFIGS)}')
         for impl in args.impls.split(','):
+            if impl not in ('custom', 'ref', 'auto'):
+                raise SystemExit(f'unknown impl {impl!r}; choose from custom, ref, auto')
             if impl == 'custom' and not custom_ops_available():
                 results.append({'config': name, 'impl': impl, 'skipped': 'custom op library not built/loadable'})
-                continue
-            results.append(bench(name, impl, args.steps))
+            elif args.in_process:
+                results.append(bench(name, impl, args.steps, args.batch))
+            else:
+                cmd = [sys.executable, os.path.abspath(__file__), '--worker', f'{name}:{impl}', '--steps', str(args.steps)]
+                if args.batch:
+                    cmd += ['--batch', str(args.batch)]
+                proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+                if proc.returncode != 0:
+                    results.append({'config': name, 'impl': impl, 'failed': f'exit status {proc.returncode}'})
+                else:
+                    results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
             print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     print(json.dumps({'results': results}, indent=2))
 

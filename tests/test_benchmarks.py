@@ -1,0 +1,35 @@
+"""benchmarks/train_step.py runs end to end and prints the JSON it documents (the figures themselves are not tested)."""
+
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCH = os.path.join(ROOT, 'benchmarks', 'train_step.py')
+
+
+def _run(args, timeout=600):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='-1')
+    return subprocess.run([sys.executable, BENCH] + args, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_train_step_benchmark_prints_json():
+    # Demo networks at batch 4, one timed step per variant; each pair runs in its own subprocess.
+    p = _run(['--configs', 'demo', '--impls', 'ref', '--steps', '1', '--batch', '4'])
+    assert p.returncode == 0, p.stderr[-3000:]
+    (result,) = json.loads(p.stdout)['results']
+    assert result['config'] == 'demo' and result['impl'] == 'ref' and result['batch'] == 4
+    for key in ('img_per_sec_main', 'img_per_sec_reg', 'img_per_sec_amortized', 'trace_sec'):
+        assert result[key] > 0, (key, result)
+    # A regularized step does strictly more work than a plain one; the amortized rate lies between them.
+    assert result['sec_per_step_reg'] > result['sec_per_step_main']
+    assert result['img_per_sec_reg'] <= result['img_per_sec_amortized'] <= result['img_per_sec_main']
+    assert result['peak_host_mem_gb'] > 0.1 and result['device'] == 'CPU'
+
+
+def test_train_step_benchmark_rejects_unknown_names():
+    p = _run(['--configs', 'f1024'])
+    assert p.returncode != 0 and "unknown config 'f1024'" in p.stderr
+    p = _run(['--configs', 'demo', '--impls', 'cuda'])
+    assert p.returncode != 0 and "unknown impl 'cuda'" in p.stderr
