@@ -82,3 +82,40 @@ def test_train_cli_bad_input(tmp_path):
     assert p.returncode == 2 and '--grid must be' in p.stderr, p.stderr[-2000:]
     p = _train(['--data', data, '--outdir', str(tmp_path / 'e'), '--metrics=fid1k'] + TINY)
     assert p.returncode == 2 and 'unknown --metrics' in p.stderr, p.stderr[-2000:]
+
+
+_PARSE_FLAGFILE = r'''
+import dataclasses, json, sys
+sys.argv = ['train.py']
+sys.path.insert(0, {tools!r})
+import train
+train.FLAGS(['train.py', '--flagfile=' + {flagfile!r}, '--data=unused', '--outdir=unused'])
+cfg = dataclasses.asdict(train.build_config())
+cfg.update(fmap_base=train.FLAGS.fmap_base, fmap_max=train.FLAGS.fmap_max, mapping_layers=train.FLAGS.mapping_layers,
+           z_dim=train.FLAGS.z_dim, mapping_lr_mul=train.FLAGS.mapping_lr_mul, g_arch=train.FLAGS.g_arch,
+           d_arch=train.FLAGS.d_arch, data=None)
+print(json.dumps(cfg, default=str))
+'''
+
+
+def _flagfile_config(name):
+    code = _PARSE_FLAGFILE.format(tools=os.path.join(ROOT, 'tools'), flagfile=os.path.join(ROOT, 'configs', name))
+    p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def test_config_f_flagfile_matches_the_paper():
+    c = _flagfile_config('f.flags')
+    expected = dict(fmap_base=16384, fmap_max=512, z_dim=512, mapping_layers=8, mapping_lr_mul=0.01, g_arch='skip',
+                    d_arch='resnet', batch=32, g_lr=0.002, d_lr=0.002, beta1=0.0, beta2=0.99, eps=1e-8, gamma=10.0,
+                    d_reg_interval=16, g_reg_interval=4, pl_weight=2.0, pl_decay=0.01, pl_batch_shrink=2,
+                    style_mixing=0.9, ema_kimg=10.0)
+    assert {k: c[k] for k in expected} == expected
+
+
+def test_config_e_and_demo_flagfiles_parse():
+    e = _flagfile_config('e.flags')
+    assert e['fmap_base'] == 8192 and e['gamma'] == 10.0
+    demo = _flagfile_config('demo.flags')
+    assert (demo['batch'], demo['g_lr'], demo['gamma'], demo['fmap_max']) == (16, 0.004, 0.1, 32)

@@ -90,16 +90,10 @@ class BiasActOp : public OpKernel {
       BiasActCpu<T>(p, xp, bp, yp, TfParallelFor(ctx));
     } else {
 #if GOOGLE_CUDA
-      using L = typename LauncherType<T>::type;
-      cudaStream_t stream;
-      OP_REQUIRES(ctx, GetCudaStream(ctx, &stream),
-                  tensorflow::errors::Internal("Sg2BiasAct: no CUDA stream"));
-      const int err = LaunchBiasActCuda<L>(
-          stream, p, reinterpret_cast<const L*>(xp),
-          reinterpret_cast<const L*>(bp), reinterpret_cast<L*>(yp));
-      OP_REQUIRES(ctx, err == 0,
-                  tensorflow::errors::Internal("Sg2BiasAct CUDA launch: ",
-                                               CudaErrorString(err)));
+      RunOnCudaStream(ctx, "Sg2BiasAct", [&](cudaStream_t stream) {
+        return LaunchBiasActCuda(stream, p, AsLauncher(xp), AsLauncher(bp),
+                                 AsLauncher(yp));
+      });
 #endif
     }
   }
@@ -138,17 +132,10 @@ class BiasActGradOp : public OpKernel {
       BiasActGradCpu<T>(p, dyp, xp, bp, dxp, TfParallelFor(ctx));
     } else {
 #if GOOGLE_CUDA
-      using L = typename LauncherType<T>::type;
-      cudaStream_t stream;
-      OP_REQUIRES(ctx, GetCudaStream(ctx, &stream),
-                  tensorflow::errors::Internal("Sg2BiasActGrad: no CUDA stream"));
-      const int err = LaunchBiasActGradCuda<L>(
-          stream, p, reinterpret_cast<const L*>(dyp),
-          reinterpret_cast<const L*>(xp), reinterpret_cast<const L*>(bp),
-          reinterpret_cast<L*>(dxp));
-      OP_REQUIRES(ctx, err == 0,
-                  tensorflow::errors::Internal("Sg2BiasActGrad CUDA launch: ",
-                                               CudaErrorString(err)));
+      RunOnCudaStream(ctx, "Sg2BiasActGrad", [&](cudaStream_t stream) {
+        return LaunchBiasActGradCuda(stream, p, AsLauncher(dyp), AsLauncher(xp),
+                                     AsLauncher(bp), AsLauncher(dxp));
+      });
 #endif
     }
   }
@@ -166,14 +153,7 @@ class BiasActGradOp : public OpKernel {
       Name("Sg2BiasActGrad").Device(DEV).TypeConstraint<T>("T"),            \
       BiasActGradOp<TAG, T>);
 
-SG2_REGISTER(DEVICE_CPU, CpuTag, Eigen::half)
-SG2_REGISTER(DEVICE_CPU, CpuTag, float)
-SG2_REGISTER(DEVICE_CPU, CpuTag, double)
-#if GOOGLE_CUDA
-SG2_REGISTER(DEVICE_GPU, GpuTag, Eigen::half)
-SG2_REGISTER(DEVICE_GPU, GpuTag, float)
-SG2_REGISTER(DEVICE_GPU, GpuTag, double)
-#endif
+SG2_FOR_EACH_KERNEL(SG2_REGISTER)
 #undef SG2_REGISTER
 
 }  // namespace

@@ -47,8 +47,50 @@ inline bool GetCudaStream(tensorflow::OpKernelContext* ctx,
       dc->stream()->platform_specific_handle().stream);
   return *stream != nullptr;
 }
+
+// Runs `launch(stream)` (a TF-free CUDA launcher call returning a cudaError_t
+// as int) on the op's stream; a missing stream or a launch error becomes an
+// Internal error naming `op`.
+template <typename Launch>
+void RunOnCudaStream(tensorflow::OpKernelContext* ctx, const char* op,
+                     Launch&& launch) {
+  cudaStream_t stream;
+  OP_REQUIRES(ctx, GetCudaStream(ctx, &stream),
+              tensorflow::errors::Internal(op, ": no CUDA stream"));
+  const int err = launch(stream);
+  OP_REQUIRES(ctx, err == 0,
+              tensorflow::errors::Internal(op, " CUDA launch: ",
+                                           CudaErrorString(err)));
+}
 #endif
 
+// Reinterprets a TF element pointer as the launcher storage type.
+template <typename T>
+const typename LauncherType<T>::type* AsLauncher(const T* p) {
+  return reinterpret_cast<const typename LauncherType<T>::type*>(p);
+}
+template <typename T>
+typename LauncherType<T>::type* AsLauncher(T* p) {
+  return reinterpret_cast<typename LauncherType<T>::type*>(p);
+}
+
 }  // namespace sg2
+
+// Expands REG(device, tag, T) for every element type the ops support on the
+// CPU and, when compiled with CUDA, on the GPU (like TF's TF_CALL_* macros;
+// REGISTER_KERNEL_BUILDER makes unique names, so one line may hold several).
+#define SG2_CPU_KERNELS(REG)                                \
+  REG(::tensorflow::DEVICE_CPU, ::sg2::CpuTag, Eigen::half) \
+  REG(::tensorflow::DEVICE_CPU, ::sg2::CpuTag, float)       \
+  REG(::tensorflow::DEVICE_CPU, ::sg2::CpuTag, double)
+#if GOOGLE_CUDA
+#define SG2_FOR_EACH_KERNEL(REG)                            \
+  SG2_CPU_KERNELS(REG)                                      \
+  REG(::tensorflow::DEVICE_GPU, ::sg2::GpuTag, Eigen::half) \
+  REG(::tensorflow::DEVICE_GPU, ::sg2::GpuTag, float)       \
+  REG(::tensorflow::DEVICE_GPU, ::sg2::GpuTag, double)
+#else
+#define SG2_FOR_EACH_KERNEL(REG) SG2_CPU_KERNELS(REG)
+#endif
 
 #endif  // STYLEGAN2_TF_CUSTOM_OPS_KERNELS_TF_GLUE_H_

@@ -67,6 +67,24 @@ inline void BuildTapTable(int64_t out, int64_t in, int up, int down, int pad0,
 
 namespace internal {
 
+// What both CPU layouts precompute: the row and column tap tables, the filter
+// in the accumulation type, and the taps per output (for the cost estimate).
+template <typename A>
+struct CpuPlan {
+  TapTable rows, cols;
+  std::vector<A> filter;
+  int64_t taps;
+  template <typename T>
+  CpuPlan(const UpFirDn2dParams& p, const T* f)
+      : filter(static_cast<size_t>(p.fh) * p.fw),
+        taps(std::max<int64_t>(1, ((p.fh + p.upy - 1) / p.upy) *
+                                      ((p.fw + p.upx - 1) / p.upx))) {
+    BuildTapTable(p.out_h, p.in_h, p.upy, p.downy, p.pady0, p.fh, &rows);
+    BuildTapTable(p.out_w, p.in_w, p.upx, p.downx, p.padx0, p.fw, &cols);
+    for (size_t t = 0; t < filter.size(); ++t) filter[t] = static_cast<A>(f[t]);
+  }
+};
+
 // NHWC: one work unit = one output row (n, oy); the innermost loop runs over
 // contiguous channels and vectorizes.
 template <typename T, typename PF>
@@ -75,21 +93,15 @@ void UpFirDn2dCpuNHWC(const UpFirDn2dParams& p, const T* x, const T* f,
   using A = typename AccType<T>::type;
   const int64_t C = p.channels, H = p.in_h, W = p.in_w;
   const int64_t OH = p.out_h, OW = p.out_w;
-  TapTable rows, cols;
-  BuildTapTable(OH, H, p.upy, p.downy, p.pady0, p.fh, &rows);
-  BuildTapTable(OW, W, p.upx, p.downx, p.padx0, p.fw, &cols);
-  std::vector<A> fa(static_cast<size_t>(p.fh) * p.fw);
-  for (size_t t = 0; t < fa.size(); ++t) fa[t] = static_cast<A>(f[t]);
-  const int64_t taps = std::max<int64_t>(
-      1, ((p.fh + p.upy - 1) / p.upy) * ((p.fw + p.upx - 1) / p.upx));
-  const int64_t cost = OW * C * (2 * taps + 1);
+  const CpuPlan<A> plan(p, f);
+  const int64_t cost = OW * C * (2 * plan.taps + 1);
   parallel_for(p.batch * OH, cost, [&](int64_t u0, int64_t u1) {
     std::vector<A> buf;
     if (!std::is_same<T, A>::value) buf.resize(C);
     for (int64_t u = u0; u < u1; ++u) {
       const int64_t n = u / OH, oy = u % OH;
       const T* xn = x + n * H * W * C;
-      const int32_t r0 = rows.start[oy], rn = rows.count[oy];
+      const int32_t r0 = plan.rows.start[oy], rn = plan.rows.count[oy];
       for (int64_t ox = 0; ox < OW; ++ox) {
         T* yp = y + ((n * OH + oy) * OW + ox) * C;
         A* __restrict acc;
@@ -99,13 +111,14 @@ void UpFirDn2dCpuNHWC(const UpFirDn2dParams& p, const T* x, const T* f,
           acc = buf.data();
         }
         for (int64_t c = 0; c < C; ++c) acc[c] = A(0);
-        const int32_t c0 = cols.start[ox], cn = cols.count[ox];
+        const int32_t c0 = plan.cols.start[ox], cn = plan.cols.count[ox];
         for (int32_t r = r0; r < r0 + rn; ++r) {
-          const T* xr = xn + rows.i[r] * W * C;
-          const A* fr = fa.data() + static_cast<int64_t>(rows.k[r]) * p.fw;
+          const T* xr = xn + plan.rows.i[r] * W * C;
+          const A* fr =
+              plan.filter.data() + static_cast<int64_t>(plan.rows.k[r]) * p.fw;
           for (int32_t q = c0; q < c0 + cn; ++q) {
-            const A w = fr[cols.k[q]];
-            const T* __restrict xp = xr + cols.i[q] * C;
+            const A w = fr[plan.cols.k[q]];
+            const T* __restrict xp = xr + plan.cols.i[q] * C;
             for (int64_t c = 0; c < C; ++c) acc[c] += w * static_cast<A>(xp[c]);
           }
         }
@@ -126,27 +139,22 @@ void UpFirDn2dCpuNCHW(const UpFirDn2dParams& p, const T* x, const T* f,
   using A = typename AccType<T>::type;
   const int64_t C = p.channels, H = p.in_h, W = p.in_w;
   const int64_t OH = p.out_h, OW = p.out_w;
-  TapTable rows, cols;
-  BuildTapTable(OH, H, p.upy, p.downy, p.pady0, p.fh, &rows);
-  BuildTapTable(OW, W, p.upx, p.downx, p.padx0, p.fw, &cols);
-  std::vector<A> fa(static_cast<size_t>(p.fh) * p.fw);
-  for (size_t t = 0; t < fa.size(); ++t) fa[t] = static_cast<A>(f[t]);
-  const int64_t taps = std::max<int64_t>(
-      1, ((p.fh + p.upy - 1) / p.upy) * ((p.fw + p.upx - 1) / p.upx));
+  const CpuPlan<A> plan(p, f);
   const bool dense_x = p.upx == 1 && p.downx == 1;
-  parallel_for(p.batch * C * OH, OW * (2 * taps + 1),
+  parallel_for(p.batch * C * OH, OW * (2 * plan.taps + 1),
                [&](int64_t u0, int64_t u1) {
     std::vector<A> acc(OW);
     for (int64_t u = u0; u < u1; ++u) {
       const int64_t nc = u / OH, oy = u % OH;
       const T* xc = x + nc * H * W;
       T* yr = y + u * OW;
-      const int32_t r0 = rows.start[oy], rn = rows.count[oy];
+      const int32_t r0 = plan.rows.start[oy], rn = plan.rows.count[oy];
       std::fill(acc.begin(), acc.end(), A(0));
       if (dense_x) {
         for (int32_t r = r0; r < r0 + rn; ++r) {
-          const T* __restrict xr = xc + rows.i[r] * W;
-          const A* fr = fa.data() + static_cast<int64_t>(rows.k[r]) * p.fw;
+          const T* __restrict xr = xc + plan.rows.i[r] * W;
+          const A* fr =
+              plan.filter.data() + static_cast<int64_t>(plan.rows.k[r]) * p.fw;
           for (int kx = 0; kx < p.fw; ++kx) {
             // y[ox] += f * x[ox + kx - padx0] for in-range columns.
             const int64_t shift = kx - p.padx0;
@@ -160,13 +168,14 @@ void UpFirDn2dCpuNCHW(const UpFirDn2dParams& p, const T* x, const T* f,
         }
       } else {
         for (int64_t ox = 0; ox < OW; ++ox) {
-          const int32_t c0 = cols.start[ox], cn = cols.count[ox];
+          const int32_t c0 = plan.cols.start[ox], cn = plan.cols.count[ox];
           A s = A(0);
           for (int32_t r = r0; r < r0 + rn; ++r) {
-            const T* xr = xc + rows.i[r] * W;
-            const A* fr = fa.data() + static_cast<int64_t>(rows.k[r]) * p.fw;
+            const T* xr = xc + plan.rows.i[r] * W;
+            const A* fr =
+              plan.filter.data() + static_cast<int64_t>(plan.rows.k[r]) * p.fw;
             for (int32_t q = c0; q < c0 + cn; ++q)
-              s += fr[cols.k[q]] * static_cast<A>(xr[cols.i[q]]);
+              s += fr[plan.cols.k[q]] * static_cast<A>(xr[plan.cols.i[q]]);
           }
           acc[ox] = s;
         }

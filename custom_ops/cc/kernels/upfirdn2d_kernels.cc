@@ -103,16 +103,10 @@ class UpFirDn2dOp : public OpKernel {
       UpFirDn2dCpu<T>(p, xp, fp, yp, TfParallelFor(ctx));
     } else {
 #if GOOGLE_CUDA
-      using L = typename LauncherType<T>::type;
-      cudaStream_t stream;
-      OP_REQUIRES(ctx, GetCudaStream(ctx, &stream),
-                  tensorflow::errors::Internal("Sg2UpFirDn2d: no CUDA stream"));
-      const int err = LaunchUpFirDn2dCuda<L>(
-          stream, p, reinterpret_cast<const L*>(xp),
-          reinterpret_cast<const L*>(fp), reinterpret_cast<L*>(yp));
-      OP_REQUIRES(ctx, err == 0,
-                  tensorflow::errors::Internal("Sg2UpFirDn2d CUDA launch: ",
-                                               CudaErrorString(err)));
+      RunOnCudaStream(ctx, "Sg2UpFirDn2d", [&](cudaStream_t stream) {
+        return LaunchUpFirDn2dCuda(stream, p, AsLauncher(xp), AsLauncher(fp),
+                                   AsLauncher(yp));
+      });
 #endif
     }
   }
@@ -126,14 +120,7 @@ class UpFirDn2dOp : public OpKernel {
       Name("Sg2UpFirDn2d").Device(DEV).TypeConstraint<T>("T"),     \
       UpFirDn2dOp<TAG, T>);
 
-SG2_REGISTER(DEVICE_CPU, CpuTag, Eigen::half)
-SG2_REGISTER(DEVICE_CPU, CpuTag, float)
-SG2_REGISTER(DEVICE_CPU, CpuTag, double)
-#if GOOGLE_CUDA
-SG2_REGISTER(DEVICE_GPU, GpuTag, Eigen::half)
-SG2_REGISTER(DEVICE_GPU, GpuTag, float)
-SG2_REGISTER(DEVICE_GPU, GpuTag, double)
-#endif
+SG2_FOR_EACH_KERNEL(SG2_REGISTER)
 #undef SG2_REGISTER
 
 }  // namespace
