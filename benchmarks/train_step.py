@@ -99,8 +99,6 @@ def main():
     p.add_argument('--impls', default='custom,ref', help='comma list of custom,ref,auto')
     p.add_argument('--steps', type=int, default=3, help='timed steps per variant (median)')
     p.add_argument('--batch', type=int, default=None, help='override every config\'s batch size')
-    p.add_argument('--in-process', action='store_true',
-                   help='measure everything in this process (peak memory then accumulates across pairs)')
     p.add_argument('--worker', default=None, help=argparse.SUPPRESS)  # 'config:impl', used by the subprocess runs
     args = p.parse_args()
     if args.worker:
@@ -117,8 +115,6 @@ def main():
                 raise SystemExit(f'unknown impl {impl!r}; choose from custom, ref, auto')
             if impl == 'custom' and not custom_ops_available():
                 results.append({'config': name, 'impl': impl, 'skipped': 'custom op library not built/loadable'})
-            elif args.in_process:
-                results.append(bench(name, impl, args.steps, args.batch))
             else:
                 cmd = [sys.executable, os.path.abspath(__file__), '--worker', f'{name}:{impl}', '--steps', str(args.steps)]
                 if args.batch:

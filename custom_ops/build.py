@@ -161,7 +161,7 @@ def _newest_mtime(paths: Sequence[Path]) -> float:
 
 def _sources_for(kind: str) -> List[Path]:
     srcs = [CC_DIR / s for s in OP_SOURCES + KERNEL_SOURCES]
-    srcs += sorted((CC_DIR / "kernels").glob("*.h"))
+    srcs += sorted((CC_DIR / "kernels").glob("*.h")) + sorted((CC_DIR / "kernels").glob("*.cuh"))
     srcs.append(Path(__file__).resolve())
     if kind == "cuda":
         srcs += [CC_DIR / s for s in CUDA_SOURCES]

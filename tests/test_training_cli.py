@@ -90,10 +90,8 @@ sys.argv = ['train.py']
 sys.path.insert(0, {tools!r})
 import train
 train.FLAGS(['train.py', '--flagfile=' + {flagfile!r}, '--data=unused', '--outdir=unused'])
-cfg = dataclasses.asdict(train.build_config())
-cfg.update(fmap_base=train.FLAGS.fmap_base, fmap_max=train.FLAGS.fmap_max, mapping_layers=train.FLAGS.mapping_layers,
-           z_dim=train.FLAGS.z_dim, mapping_lr_mul=train.FLAGS.mapping_lr_mul, g_arch=train.FLAGS.g_arch,
-           d_arch=train.FLAGS.d_arch, data=None)
+# Every flag's value, overlaid with the TrainConfig the trainer would receive.
+cfg = {{**train.FLAGS.flag_values_dict(), **dataclasses.asdict(train.build_config())}}
 print(json.dumps(cfg, default=str))
 '''
 

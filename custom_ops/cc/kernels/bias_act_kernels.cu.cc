@@ -5,28 +5,13 @@
 #include <cstdint>
 
 #include "custom_ops/cc/kernels/bias_act.h"
+#include "custom_ops/cc/kernels/cuda_half.cuh"
 
 namespace sg2 {
 namespace {
 
-static_assert(sizeof(__half) == sizeof(Half16), "half layout");
-
-template <typename T>
-__device__ __forceinline__ typename AccType<T>::type Load(const T* p) {
-  return *p;
-}
-template <>
-__device__ __forceinline__ float Load<Half16>(const Half16* p) {
-  return __half2float(*reinterpret_cast<const __half*>(p));
-}
-template <typename T>
-__device__ __forceinline__ void Store(T* p, typename AccType<T>::type v) {
-  *p = v;
-}
-template <>
-__device__ __forceinline__ void Store<Half16>(Half16* p, float v) {
-  *reinterpret_cast<__half*>(p) = __float2half_rn(v);
-}
+using cuda::Load;
+using cuda::Store;
 
 template <typename T>
 struct BiasActArgs {

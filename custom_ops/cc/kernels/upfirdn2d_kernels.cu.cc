@@ -4,35 +4,15 @@
 
 #include <cstdint>
 
+#include "custom_ops/cc/kernels/cuda_half.cuh"
 #include "custom_ops/cc/kernels/upfirdn2d.h"
 
 namespace sg2 {
 namespace {
 
-template <typename T>
-__device__ __forceinline__ typename AccType<T>::type Load(const T* p) {
-  return __ldg(p);
-}
-template <>
-__device__ __forceinline__ float Load<Half16>(const Half16* p) {
-  return __half2float(__ldg(reinterpret_cast<const __half*>(p)));
-}
-template <typename T>
-__device__ __forceinline__ typename AccType<T>::type LoadLocal(const T* p) {
-  return *p;
-}
-template <>
-__device__ __forceinline__ float LoadLocal<Half16>(const Half16* p) {
-  return __half2float(*reinterpret_cast<const __half*>(p));
-}
-template <typename T>
-__device__ __forceinline__ void Store(T* p, typename AccType<T>::type v) {
-  *p = v;
-}
-template <>
-__device__ __forceinline__ void Store<Half16>(Half16* p, float v) {
-  *reinterpret_cast<__half*>(p) = __float2half_rn(v);
-}
+using cuda::Load;
+using cuda::LoadReadOnly;
+using cuda::Store;
 
 // Filters up to this many taps are staged in shared memory (as the
 // accumulation type); larger ones are read from global memory.
@@ -60,7 +40,7 @@ __device__ __forceinline__ typename AccType<T>::type Tap(
   if constexpr (kSmem) {
     return fs[idx];
   } else {
-    return Load(f + idx);
+    return LoadReadOnly(f + idx);
   }
 }
 
@@ -71,7 +51,8 @@ __device__ __forceinline__ void StageFilter(const UpFirDn2dParams& p,
   if constexpr (kSmem) {
     const int n = p.fh * p.fw;
     const int tid = threadIdx.y * blockDim.x + threadIdx.x;
-    for (int t = tid; t < n; t += blockDim.x * blockDim.y) fs[t] = Load(f + t);
+    for (int t = tid; t < n; t += blockDim.x * blockDim.y)
+      fs[t] = LoadReadOnly(f + t);
     __syncthreads();
   }
 }
@@ -116,7 +97,7 @@ __global__ void UpFirDn2dNHWCKernel(UpFirDn2dParams p, const T* __restrict x,
           const A w = Tap<T, kSmem>(fs, f, ky * p.fw + kx);
           const V xv = xr[ix * CV];
 #pragma unroll
-          for (int k = 0; k < kVec; ++k) acc[k] += w * LoadLocal(&xv.v[k]);
+          for (int k = 0; k < kVec; ++k) acc[k] += w * Load(&xv.v[k]);
         }
       }
       V out;
@@ -154,7 +135,7 @@ __global__ void UpFirDn2dNCHWKernel(UpFirDn2dParams p, const T* __restrict x,
         const T* xr = xc + iy * W;
         I ix = ix0;
         for (I kx = kx0; kx < kx1; kx += p.upx, ++ix)
-          acc += Tap<T, kSmem>(fs, f, ky * p.fw + kx) * Load(xr + ix);
+          acc += Tap<T, kSmem>(fs, f, ky * p.fw + kx) * LoadReadOnly(xr + ix);
       }
       Store(yr + ox, acc);
     }
@@ -195,7 +176,7 @@ __global__ void UpFirDn2dFlatKernel(UpFirDn2dParams p, const T* __restrict x,
     for (I ky = ky0; ky < ky1; ky += p.upy, ++iy) {
       I ix = ix0;
       for (I kx = kx0; kx < kx1; kx += p.upx, ++ix)
-        acc += Tap<T, kSmem>(fs, f, ky * p.fw + kx) * Load(xb + iy * sy + ix * sx);
+        acc += Tap<T, kSmem>(fs, f, ky * p.fw + kx) * LoadReadOnly(xb + iy * sy + ix * sx);
     }
     Store(y + idx, acc);
   }
