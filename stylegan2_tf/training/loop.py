@@ -37,59 +37,13 @@ from stylegan2_tf.training import ema as ema_lib
 from stylegan2_tf.training import loss as L
 from stylegan2_tf.training import schedule
 from stylegan2_tf.training.checkpoint import CheckpointStore
+from stylegan2_tf.training.config import TrainConfig
 from stylegan2_tf.training.distribute import worker_info
 from stylegan2_tf.training.logging import RunLogger, format_time, peak_memory
 
 
 class TrainingDivergedError(RuntimeError):
     """A loss became NaN/Inf; the run stops without writing a checkpoint of the broken state."""
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Training hyper-parameters (defaults: StyleGAN2 config F)."""
-    batch: int = 32
-    total_kimg: float = 25000.0
-    g_lr: float = 0.002
-    d_lr: float = 0.002
-    beta1: float = 0.0
-    beta2: float = 0.99
-    eps: float = 1e-8
-    gamma: float = 10.0
-    d_reg_interval: int = 16
-    g_reg_interval: int = 4
-    pl_weight: float = 2.0
-    pl_decay: float = 0.01
-    pl_batch_shrink: int = 2
-    style_mixing: float = 0.9
-    ema_kimg: float = 10.0
-    ema_rampup: Optional[float] = None
-    mirror: bool = False
-    seed: int = 0
-    kimg_per_tick: float = 4.0
-    snap: int = 10            # ticks between snapshots + fake grids (0: only at the end)
-    ckpt_ticks: int = 1       # ticks between checkpoints
-    keep_ckpts: int = 3
-    grid: Optional[Tuple[int, int]] = None   # (cols, rows); None: from the resolution as officially
-    max_steps: Optional[int] = None          # stop after this many steps in this process (tests, benchmarks)
-    image_summaries: bool = True
-    exact_resume: bool = False               # reseed + retrace at checkpoints (see module docstring)
-
-    def validate(self):
-        if self.batch < 1:
-            raise ValueError(f'--batch must be >= 1, got {self.batch}')
-        if self.total_kimg <= 0:
-            raise ValueError(f'--total_kimg must be > 0, got {self.total_kimg}')
-        if self.gamma < 0 or self.pl_weight < 0:
-            raise ValueError('--gamma and --pl_weight must be >= 0')
-        if self.pl_batch_shrink < 1:
-            raise ValueError(f'--pl_batch_shrink must be >= 1, got {self.pl_batch_shrink}')
-        if not 0 <= self.style_mixing <= 1:
-            raise ValueError(f'--style_mixing must be in [0, 1], got {self.style_mixing}')
-        if not 0 <= self.pl_decay <= 1:
-            raise ValueError(f'--pl_decay must be in [0, 1], got {self.pl_decay}')
-        if self.kimg_per_tick <= 0:
-            raise ValueError(f'--kimg_per_tick must be > 0, got {self.kimg_per_tick}')
 
 
 def official_grid_size(resolution: int) -> Tuple[int, int]:

@@ -1,0 +1,159 @@
+"""Training and network hyper-parameters: the one place they are declared.
+
+Each field of :class:`TrainConfig` and :class:`NetworkConfig` carries its help text (and, where it differs from the
+field name, its flag name) in ``metadata``; ``tools/train.py`` defines its absl flags from these fields with
+:func:`define_flags` and builds the configs back with :func:`from_flags`, so a new hyper-parameter is added in one
+place. Defaults are StyleGAN2 config F; ``configs/*.flags`` only override them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any, Dict, Optional, Tuple, Type, TypeVar
+
+T = TypeVar('T')
+
+
+def _f(default, help: str, flag: Optional[str] = None, enum: Optional[Tuple[str, ...]] = None):
+    """A dataclass field with its command-line help (and optional flag name / allowed values)."""
+    meta: Dict[str, Any] = {'help': help}
+    if flag:
+        meta['flag'] = flag
+    if enum:
+        meta['enum'] = enum
+    return dataclasses.field(default=default, metadata=meta)
+
+
+@dataclasses.dataclass
+class NetworkConfig:
+    """Architecture of G and D (resolution and channels come from the dataset)."""
+    z_dim: int = _f(512, 'Latent z size.')
+    w_dim: int = _f(512, 'Intermediate latent w size.')
+    mapping_layers: int = _f(8, 'Mapping network depth.')
+    mapping_lr_mul: float = _f(0.01, 'Learning-rate multiplier of the mapping network.')
+    fmap_base: int = _f(16384, 'Feature-map base (config E: 8192, F: 16384).')
+    fmap_max: int = _f(512, 'Maximum feature maps per layer.')
+    g_arch: str = _f('skip', 'Generator architecture.', enum=('orig', 'skip', 'resnet'))
+    d_arch: str = _f('resnet', 'Discriminator architecture.', enum=('orig', 'skip', 'resnet'))
+    mbstd_group: int = _f(4, 'Minibatch-stddev group size.')
+    mbstd_features: int = _f(1, 'Minibatch-stddev features.')
+    impl: str = _f('auto', 'Op implementation (compiled or pure-TF reference).', enum=('auto', 'custom', 'ref'))
+    cond: bool = _f(False, 'Train a class-conditional model on the dataset labels.')
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Training hyper-parameters (defaults: StyleGAN2 config F)."""
+    batch: int = _f(32, 'Global minibatch size (split over replicas and workers).')
+    total_kimg: float = _f(25000.0, 'Train for this many thousand real images.')
+    g_lr: float = _f(0.002, 'Generator learning rate (before the lazy-regularization correction).')
+    d_lr: float = _f(0.002, 'Discriminator learning rate (before the correction).')
+    beta1: float = _f(0.0, 'Adam beta1 (before the correction).')
+    beta2: float = _f(0.99, 'Adam beta2 (before the correction).')
+    eps: float = _f(1e-8, 'Adam epsilon.')
+    gamma: float = _f(10.0, 'R1 weight (0 disables R1).')
+    d_reg_interval: int = _f(16, 'R1 every this many minibatches (lazy regularization; 1 = every step).')
+    g_reg_interval: int = _f(4, 'Path-length reg. every this many minibatches (1 = every step).')
+    pl_weight: float = _f(2.0, 'Path-length regularization weight (0 disables it).')
+    pl_decay: float = _f(0.01, 'Decay of the path-length moving average.')
+    pl_batch_shrink: int = _f(2, 'Path-length batch = batch / this.')
+    style_mixing: float = _f(0.9, 'Style-mixing probability.')
+    ema_kimg: float = _f(10.0, 'Half-life of the generator EMA in kimg.')
+    ema_rampup: Optional[float] = _f(None, 'EMA ramp-up (stylegan2-ada uses 0.05); unset = none (StyleGAN2).')
+    mirror: bool = _f(False, 'Augment with random x-flips.')
+    seed: int = _f(0, 'Random seed (latents, shuffling, flips, initialisation).')
+    kimg_per_tick: float = _f(4.0, 'Progress interval in kimg.')
+    snap: int = _f(10, 'Ticks between network snapshots and fake grids (0 = only at the end).')
+    ckpt_ticks: int = _f(1, 'Ticks between checkpoints.')
+    keep_ckpts: int = _f(3, 'Checkpoints kept.')
+    grid: Optional[Tuple[int, int]] = _f(None, "Snapshot grid 'COLSxROWS' or 'auto' (about 1920x1080 pixels).")
+    max_steps: Optional[int] = _f(None, 'Stop after this many steps in this process (smoke tests).')
+    image_summaries: bool = _f(True, 'Write the fake grids to TensorBoard too.')
+    exact_resume: bool = _f(False, 'Enable TensorFlow op determinism and reseed the generator noise at every '
+                            'checkpoint, so an interrupted + resumed run equals an uninterrupted one (bit-exact on '
+                            'CPU); costs a retrace of the step functions per checkpoint.', flag='deterministic')
+
+    def validate(self):
+        if self.batch < 1:
+            raise ValueError(f'--batch must be >= 1, got {self.batch}')
+        if self.total_kimg <= 0:
+            raise ValueError(f'--total_kimg must be > 0, got {self.total_kimg}')
+        if self.gamma < 0 or self.pl_weight < 0:
+            raise ValueError('--gamma and --pl_weight must be >= 0')
+        if self.pl_batch_shrink < 1:
+            raise ValueError(f'--pl_batch_shrink must be >= 1, got {self.pl_batch_shrink}')
+        if not 0 <= self.style_mixing <= 1:
+            raise ValueError(f'--style_mixing must be in [0, 1], got {self.style_mixing}')
+        if not 0 <= self.pl_decay <= 1:
+            raise ValueError(f'--pl_decay must be in [0, 1], got {self.pl_decay}')
+        if self.kimg_per_tick <= 0:
+            raise ValueError(f'--kimg_per_tick must be > 0, got {self.kimg_per_tick}')
+
+
+# ------------------------------------------------------------------------------------------------
+# absl flags from the dataclasses.
+
+
+def parse_grid(value) -> Optional[Tuple[int, int]]:
+    """'auto' -> None, 'COLSxROWS' -> (cols, rows)."""
+    if value is None or isinstance(value, tuple):
+        return value
+    if value == 'auto':
+        return None
+    try:
+        cols, rows = (int(v) for v in value.lower().split('x'))
+        if cols < 1 or rows < 1:
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"--grid must be 'auto' or COLSxROWS like 8x4, got {value!r}") from None
+    return cols, rows
+
+
+def _base_type(tp):
+    """int/float/bool/str of a field annotation (Optional[X] -> X; tuples are strings on the command line)."""
+    if isinstance(tp, str):
+        tp = eval(tp, vars(typing))  # noqa: S307  (annotations are postponed strings here)
+    origin = typing.get_origin(tp)
+    if origin is typing.Union:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _base_type(args[0])
+    if origin is tuple:
+        return str
+    return tp
+
+
+def flag_name(field: dataclasses.Field) -> str:
+    return field.metadata.get('flag', field.name)
+
+
+def define_flags(cls: Type, flag_values=None) -> None:
+    """Define one absl flag per field of the dataclass ``cls`` (name, default and help from the field)."""
+    from absl import flags
+    fv = flag_values or flags.FLAGS
+    for field in dataclasses.fields(cls):
+        name, default, help_ = flag_name(field), field.default, field.metadata.get('help', field.name)
+        tp = _base_type(field.type)
+        if field.metadata.get('enum'):
+            flags.DEFINE_enum(name, default, list(field.metadata['enum']), help_, flag_values=fv)
+        elif field.name == 'grid':
+            flags.DEFINE_string(name, 'auto', help_, flag_values=fv)
+        elif tp is bool:
+            flags.DEFINE_boolean(name, default, help_, flag_values=fv)
+        elif tp is int:
+            flags.DEFINE_integer(name, default, help_, flag_values=fv)
+        elif tp is float:
+            flags.DEFINE_float(name, default, help_, flag_values=fv)
+        else:
+            flags.DEFINE_string(name, default, help_, flag_values=fv)
+
+
+def from_flags(cls: Type[T], flag_values=None) -> T:
+    """An instance of the dataclass ``cls`` from the parsed flag values."""
+    from absl import flags
+    fv = flag_values or flags.FLAGS
+    values = {}
+    for field in dataclasses.fields(cls):
+        v = getattr(fv, flag_name(field))
+        values[field.name] = parse_grid(v) if field.name == 'grid' else v
+    return cls(**values)
