@@ -95,9 +95,9 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
     packages=find_packages(include=["stylegan2_tf", "stylegan2_tf.*"]),
-    package_data={"stylegan2_tf.ops": ["*.so"]},
+    package_data={"stylegan2_tf.ops": ["*.so"], "stylegan2_tf.metrics": ["data/*.npz", "data/*.json"]},
     include_package_data=True,
-    install_requires=["numpy", "pillow", "absl-py", "tensorboard"],
+    install_requires=["numpy", "pillow", "absl-py", "tensorboard", "matplotlib"],
     extras_require={
         "cpu": ["tensorflow-cpu==2.21.0"],
         "gpu": ["tensorflow[and-cuda]==2.21.0"],

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["FeatureNetworks", "Detector", "WeightsNotFoundError", "ENV_VARS", "tile_grayscale"]
+__all__ = ["FeatureNetworks", "Detector", "FMNISTDetector", "WeightsNotFoundError", "ENV_VARS", "tile_grayscale"]
 
 ENV_VARS = {"inception": "STYLEGAN2_TF_INCEPTION", "vgg": "STYLEGAN2_TF_VGG16", "lpips": "STYLEGAN2_TF_LPIPS"}
 
@@ -80,6 +80,17 @@ class Detector:
         return _split_over_devices(self._fn, images.astype(np.float32)).astype(np.float32)
 
 
+class FMNISTDetector(Detector):
+    """uint8 [N, 32, 32, 1] -> the Fashion-MNIST classifier's 128-d features (1 channel: no grayscale tiling)."""
+
+    def __init__(self, name: str, identity: str, features):
+        super().__init__(name, identity, False, features.features, features.model.get_layer("fc1").units)
+        self._features = features
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        return self._features.features(images)
+
+
 class FeatureNetworks:
     """Lazily built feature networks.
 
@@ -89,14 +100,19 @@ class FeatureNetworks:
         allow_random_weights: if a file is missing, build the network with random weights (seeded by
             ``seed``) instead of failing.  Results are then NOT comparable to published numbers.
         compile: wrap the networks in ``tf.function`` (default: only when a GPU is visible).
+        fmnist: weight file of the Fashion-MNIST classifier (default: the one shipped in the package).
     """
 
     def __init__(self, inception: Optional[str] = None, vgg: Optional[str] = None, lpips: Optional[str] = None,
-                 allow_random_weights: bool = False, seed: int = 0, compile: Optional[bool] = None):
+                 allow_random_weights: bool = False, seed: int = 0, compile: Optional[bool] = None,
+                 fmnist: Optional[str] = None):
         self.paths = {"inception": inception or os.environ.get(ENV_VARS["inception"]) or None,
                       "vgg": vgg or os.environ.get(ENV_VARS["vgg"]) or None,
                       "lpips": lpips or os.environ.get(ENV_VARS["lpips"]) or None}
         self.allow_random_weights = bool(allow_random_weights)
+        # The Fashion-MNIST classifier ships with the package; a path here replaces it (its sha256 is then not
+        # checked against the shipped record, but still keys the statistics cache).
+        self.fmnist_path = fmnist
         self.seed = int(seed)
         # tf.function pays off on accelerators; on CPU its one-off tracing costs more than it saves
         # for the small image counts used there.
@@ -188,7 +204,7 @@ class FeatureNetworks:
 
     def detector(self, name: str) -> Detector:
         """'inception' (pool_3, 2048-d), 'inception_probs' (softmax of bias-free logits, 1008-d),
-        or 'vgg16' (fc2, 4096-d)."""
+        'vgg16' (fc2, 4096-d), or 'fmnist' (the Fashion-MNIST classifier's fc1, 128-d)."""
         if name in self._detectors:
             return self._detectors[name]
         spec = tf.TensorSpec([None, None, None, 3], tf.float32)
@@ -200,6 +216,14 @@ class FeatureNetworks:
             else:
                 fn = self._fn(lambda x: tf.nn.softmax(net(x)["logits_unbiased"]), [spec])
                 dim = 1008
+        elif name == "fmnist":
+            from . import fmnist_classifier as fc
+            if "fmnist" not in self._nets:
+                feats = fc.FMNISTFeatures(self.fmnist_path)
+                self._nets["fmnist"] = (feats, "sha256:" + feats.sha256[:16], False)
+            feats, ident, _ = self._nets["fmnist"]
+            self._detectors[name] = FMNISTDetector(name, ident, feats)
+            return self._detectors[name]
         elif name == "vgg16":
             net, ident, rnd = self.vgg16()
             fn, dim = self._fn(net.fc2_features, [spec]), 4096

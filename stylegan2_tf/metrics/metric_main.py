@@ -15,6 +15,9 @@ ppl_zend       PPL in Z, t = 0 (end points), face crop
 ppl_wend       PPL in W, t = 0, face crop
 ppl2_wend      PPL in W, t = 0, no crop
 is50k          Inception score, 50k generated, 10 splits
+fd_fmnist10k   Frechet distance in the features of the shipped Fashion-MNIST classifier, 10k generated
+               (seeds 0..N-1, noise const) vs. the 60,000 Fashion-MNIST training images; 32x32x1 networks only
+kid_fmnist10k  kernel distance (KID's kernel, 100 subsets of 1000), same features and images
 =============  ===================================================================================
 
 Generated images are converted to uint8 as ``clip(x * 127.5 + 128, 0, 255)`` (StyleGAN2-ADA's
@@ -24,6 +27,7 @@ rounding); conditional generators get labels drawn at random from the dataset.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import sys
@@ -110,6 +114,13 @@ class _Accumulator:
         mu = self.s / self.n
         cov = (self.ss - self.n * np.outer(mu, mu)) / (self.n - 1)
         return {"mu": mu, "sigma": cov, "num": np.array(self.n)}
+
+
+def feature_moments(features: np.ndarray) -> Dict[str, np.ndarray]:
+    """{'mu', 'sigma', 'num'} of features [N, D], accumulated in float64 as the streaming statistics are."""
+    acc = _Accumulator(capture_all=False)
+    acc.add(features)
+    return acc.result()
 
 
 def _check_dataset(opts: MetricOptions) -> None:
@@ -259,6 +270,127 @@ def _is(opts: MetricOptions, num_gen: int, num_splits: int = 10):
     return mm.inception_score(probs, num_splits=min(num_splits, probs.shape[0]))
 
 
+# ------------------------------------------------------------------------------------------------
+# Offline metrics in the features of the shipped Fashion-MNIST classifier (no downloadable weights needed).
+
+FMNIST_ENV = "STYLEGAN2_TF_FMNIST"
+FMNIST_DEFAULT_DIR = "/usr/share/datasets/fashion-mnist"
+
+
+def fmnist_train_dir(opts: MetricOptions) -> str:
+    """Where the 60,000 Fashion-MNIST training images are read from: the IDX directory of ``opts.dataset`` if it
+    is one, else ``$STYLEGAN2_TF_FMNIST``, else Debian's ``/usr/share/datasets/fashion-mnist``."""
+    candidates = []
+    path = getattr(opts.dataset, "path", None)
+    if path and os.path.isdir(path):
+        candidates.append(path)
+    candidates += [d for d in (os.environ.get(FMNIST_ENV), FMNIST_DEFAULT_DIR) if d]
+    for d in candidates:
+        if _fmnist_train_pair(d) is not None:
+            return d
+    raise FileNotFoundError(
+        "the Fashion-MNIST metrics need the 60,000 training images (train-images-idx3-ubyte[.gz] and "
+        f"train-labels-idx1-ubyte[.gz]); looked in {', '.join(candidates)}. Install Debian's dataset-fashion-mnist, "
+        f"pass --data DIR with the IDX files, or set {FMNIST_ENV}=DIR")
+
+
+def _fmnist_train_pair(directory: str):
+    """(images, labels) paths of the training split in ``directory``, or None."""
+    from stylegan2_tf.data import sources
+    if not os.path.isdir(directory):
+        return None
+    pairs = [p for p in sources.find_idx_pairs(directory) if os.path.basename(p[0]).startswith("train-")]
+    return pairs[0] if pairs else None
+
+
+def fmnist_train_dataset(directory: str):
+    """The Fashion-MNIST training split (60,000 images zero-padded to 32x32x1) as an ImageDataset."""
+    import hashlib
+    from stylegan2_tf.data import sources
+    from stylegan2_tf.data.dataset import ArrayImageDataset
+    img_path, lab_path = _fmnist_train_pair(directory)
+    x = sources.read_idx(img_path)
+    if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype != np.uint8:
+        raise ValueError(f"{img_path}: expected uint8 [N, 28, 28] Fashion-MNIST images, got {x.dtype} {x.shape}")
+    x = np.ascontiguousarray(np.pad(x, ((0, 0), (2, 2), (2, 2)))[..., None])
+    with open(img_path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    return ArrayImageDataset(x, sources.read_idx(lab_path), label_dim=10, name="fashion-mnist-train",
+                             fingerprint_parts=["fmnist-train", digest])
+
+
+def _check_fmnist_generator(opts: MetricOptions, name: str) -> None:
+    G = opts.G
+    if G is None:
+        raise ValueError(f"{name} needs a generator (--network)")
+    shape = (int(G.img_resolution), int(G.img_resolution), int(G.img_channels))
+    if shape != (32, 32, 1):
+        raise ValueError(f"{name} measures Fashion-MNIST generators (32x32x1 images); this network makes "
+                         f"{shape[0]}x{shape[1]}x{shape[2]} images")
+
+
+@functools.lru_cache(maxsize=64)
+def _seed_latents(first: int, stop: int, z_dim: int) -> np.ndarray:
+    """z of seeds first..stop-1, [stop - first, z_dim] float32 (cached: every snapshot evaluation reuses them)."""
+    z = np.stack([np.random.RandomState(s).randn(z_dim) for s in range(first, stop)]).astype(np.float32)
+    z.setflags(write=False)
+    return z
+
+
+def generate_seeded_uint8_images(opts: MetricOptions, num: int, first_seed: int = 0):
+    """Yield uint8 batches of the images of seeds first_seed..first_seed+num-1 (z = RandomState(seed).randn, as
+    tools/generate.py), truncation psi and noise mode from ``opts.G_kwargs`` (default psi 1, noise 'const')."""
+    import tensorflow as tf
+    G = opts.G
+    kwargs = dict(opts.G_kwargs)
+    kwargs.setdefault("noise_mode", "const")
+    sample_labels = _label_sampler(opts)
+    rng = np.random.default_rng(first_seed)
+
+    # One traced graph for all batches (eager Keras calls cost more than the small networks' arithmetic).
+    @tf.function(input_signature=[tf.TensorSpec([None, G.z_dim], tf.float32), tf.TensorSpec([None, None], tf.float32)])
+    def generate(z, c):
+        img = G(z, c, **kwargs)
+        return tf.cast(tf.clip_by_value(img * 127.5 + 128, 0, 255), tf.uint8)
+
+    for start in range(0, num, opts.batch_size):
+        seeds = range(first_seed + start, first_seed + min(num, start + opts.batch_size))
+        z = _seed_latents(seeds.start, seeds.stop, int(G.z_dim))
+        c = sample_labels(rng, len(z)) if sample_labels else np.zeros((len(z), 0), np.float32)
+        yield generate(tf.constant(z), tf.constant(c, tf.float32)).numpy()
+
+
+def _fmnist_features(opts: MetricOptions, name: str, num_gen: int, capture_all: bool):
+    """(real, generated) classifier features or their statistics."""
+    _check_fmnist_generator(opts, name)
+    ref_opts = dataclasses.replace(opts, dataset=fmnist_train_dataset(fmnist_train_dir(opts)))
+    # One cached pass over the 60,000 images serves both metrics: the statistics come from the features.
+    real = dataset_features(ref_opts, "fmnist", None, capture_all=True)
+    if not capture_all:
+        real = feature_moments(real["features"])
+    det = opts.networks.detector("fmnist")
+    num = _num_gen(opts, num_gen)
+    acc = _Accumulator(capture_all)
+    prog = _Progress(opts, f"generated images ({det.name})", num)
+    done = 0
+    for images in generate_seeded_uint8_images(opts, num, first_seed=opts.seed):
+        acc.add(det(images))
+        done += images.shape[0]
+        prog(done)
+    return real, acc.result()
+
+
+def _fd_fmnist(opts: MetricOptions, name: str, num_gen: int) -> float:
+    real, gen = _fmnist_features(opts, name, num_gen, capture_all=False)
+    return mm.frechet_distance(gen["mu"], gen["sigma"], real["mu"], real["sigma"])
+
+
+def _kid_fmnist(opts: MetricOptions, name: str, num_gen: int) -> float:
+    real, gen = _fmnist_features(opts, name, num_gen, capture_all=True)
+    return mm.kernel_distance(real["features"], gen["features"], num_subsets=100, max_subset_size=1000,
+                              seed=opts.seed)
+
+
 _REGISTRY: Dict[str, Callable[[MetricOptions], Dict[str, float]]] = {
     "fid50k_full": lambda o: {"fid50k_full": _fid(o, None, 50000)},
     "fid50k": lambda o: {"fid50k": _fid(o, 50000, 50000)},
@@ -272,9 +404,13 @@ _REGISTRY: Dict[str, Callable[[MetricOptions], Dict[str, float]]] = {
     "ppl_wend": lambda o: {"ppl_wend": _ppl(o, "w", "end", crop=True)},
     "ppl2_wend": lambda o: {"ppl2_wend": _ppl(o, "w", "end", crop=False)},
     "is50k": lambda o: dict(zip(("is50k_mean", "is50k_std"), _is(o, 50000))),
+    "fd_fmnist10k": lambda o: {"fd_fmnist10k": _fd_fmnist(o, "fd_fmnist10k", 10000)},
+    "kid_fmnist10k": lambda o: {"kid_fmnist10k": _kid_fmnist(o, "kid_fmnist10k", 10000)},
 }
 
-_NETWORKS = {"fid": ["inception"], "kid": ["inception"], "is": ["inception"], "pr": ["vgg"], "ppl": ["vgg", "lpips"]}
+# Weight files each metric family needs (checked in order: the Fashion-MNIST classifier ships with the package).
+_NETWORKS = {"fd_fmnist": [], "kid_fmnist": [], "fid": ["inception"], "kid": ["inception"], "is": ["inception"],
+             "pr": ["vgg"], "ppl": ["vgg", "lpips"]}
 
 
 def list_valid_metrics() -> List[str]:
@@ -307,12 +443,18 @@ def calc_metric(name: str, opts: MetricOptions) -> Dict[str, Any]:
 
 
 def report_metric(result: Dict[str, Any], run_dir: Optional[str] = None, snapshot_pkl: Optional[str] = None,
-                  step: Optional[int] = None, summary_writer=None) -> str:
-    """Print the result, append it to ``<run_dir>/metric-<name>.jsonl`` and log it to TensorBoard.
+                  step: Optional[int] = None, summary_writer=None, kimg: Optional[float] = None) -> str:
+    """Print the result, append it to ``<run_dir>/metric-<name>.jsonl``, log it to TensorBoard (at ``step``, default
+    the kimg) and redraw ``<run_dir>/metric-<name>.png`` (the metric against kimg, see ``metrics/plot.py``).
 
-    Returns the JSON line written.
+    ``kimg``: training progress of the network (default: from a ``network-snapshot-KKKKKK`` name). Returns the line.
     """
-    line = json.dumps(dict(result, snapshot_pkl=snapshot_pkl, timestamp=time.time()))
+    from .plot import line_kimg, plot_metric
+    if kimg is None:
+        kimg = line_kimg({"snapshot_pkl": snapshot_pkl})
+    if step is None and kimg is not None:
+        step = int(round(kimg))
+    line = json.dumps(dict(result, snapshot_pkl=snapshot_pkl, kimg=kimg, timestamp=time.time()))
     tag = "  [RANDOM FEATURE-NETWORK WEIGHTS: NOT COMPARABLE TO PUBLISHED NUMBERS]" if result.get(
         "random_weights") else ""
     print(" ".join(f"{k} {v:g}" for k, v in result["results"].items()) + f"  ({result['total_time']:.1f}s){tag}",
@@ -334,6 +476,7 @@ def report_metric(result: Dict[str, Any], run_dir: Optional[str] = None, snapsho
         writer.flush()
         if summary_writer is None:
             writer.close()
+        plot_metric(run_dir, result["metric"])
     return line
 
 
