@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Train StyleGAN2.
+"""Train StyleGAN2 (`stylegan2-train` when installed, `python tools/train.py` in a checkout).
 
-  python tools/train.py --flagfile=configs/demo.flags --outdir runs/demo        # Fashion-MNIST demo, CPU
-  python tools/train.py --flagfile=configs/f.flags --data DATASET --outdir runs/ffhq --mirror
+  stylegan2-train --flagfile=configs/demo.flags --outdir runs/demo        # Fashion-MNIST demo, CPU
+  stylegan2-train --flagfile=configs/f.flags --data DATASET --outdir runs/ffhq --mirror
 
 Every hyper-parameter is a flag (``--helpfull`` lists them); flag files hold presets and later flags on the
 command line override them. ``--data`` takes a dataset_tool directory, an image folder or zip (read on the fly),
@@ -19,7 +19,6 @@ import dataclasses
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from absl import app, flags  # noqa: E402
@@ -103,7 +102,24 @@ def main(argv):
     trainer.run(resume=resume)
 
 
+def _help_shows_this_tool() -> None:
+    """Makes absl's --help describe this tool whichever script runs it.
+
+    absl prints ``__main__``'s docstring and the key flags of the module named by ``sys.argv[0]``; under the
+    console script or the tools/ shim neither is this module, so --help would show only absl's own flags.
+    """
+    main_module = sys.modules.get('__main__')
+    if main_module is not None:
+        main_module.__doc__ = __doc__
+    own = {__name__, config.__name__}
+    for module, module_flags in FLAGS.flags_by_module_dict().items():
+        if module in own:
+            for flag in module_flags:
+                FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+
+
 def run_main():
+    """Console-script entry (``stylegan2-train``): absl parses sys.argv; errors exit 2 with one line."""
     from stylegan2_tf.data.sources import DatasetError
     from stylegan2_tf.training.loop import TrainingDivergedError
 
@@ -113,6 +129,7 @@ def run_main():
         except (DatasetError, TrainingDivergedError, ValueError) as e:
             print(f'error: {e}', file=sys.stderr)
             sys.exit(2)
+    _help_shows_this_tool()
     app.run(wrapped)
 
 
