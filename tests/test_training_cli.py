@@ -16,6 +16,8 @@ TINY = ['--z_dim=8', '--w_dim=8', '--mapping_layers=1', '--fmap_base=16', '--fma
 
 def _train(args, timeout=600, **env_extra):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='-1', **env_extra)
+    for k in ('STYLEGAN2_TF_INCEPTION', 'STYLEGAN2_TF_VGG16', 'STYLEGAN2_TF_LPIPS'):  # weights only via flags
+        env.pop(k, None)
     return subprocess.run([sys.executable, TRAIN] + args, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -82,6 +84,13 @@ def test_train_cli_bad_input(tmp_path):
     assert p.returncode == 2 and '--grid must be' in p.stderr, p.stderr[-2000:]
     p = _train(['--data', data, '--outdir', str(tmp_path / 'e'), '--metrics=fid1k'] + TINY)
     assert p.returncode == 2 and 'unknown --metrics' in p.stderr, p.stderr[-2000:]
+    # A metric without its feature-network weights stops the run before training (no checkpoint, no snapshot).
+    out = tmp_path / 'f'
+    p = _train(['--data', data, '--outdir', str(out), '--metrics=fid50k_full',
+                '--inception', str(tmp_path / 'missing.pb')] + TINY)
+    assert p.returncode == 2 and 'Missing feature-network weights' in p.stderr and '--metrics fid50k_full' in \
+        p.stderr and 'missing.pb' in p.stderr and 'Traceback' not in p.stderr, p.stderr[-2000:]
+    assert not out.exists() or not os.listdir(out), os.listdir(out)
 
 
 _PARSE_FLAGFILE = r'''
