@@ -4,6 +4,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # this checkout before any install
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported: no C++ INFO/WARNING lines
 from stylegan2_tf.cli.style_mixing import *  # noqa: E402,F401,F403  (the tool's functions, for scripts and tests)
 from stylegan2_tf.cli.style_mixing import main  # noqa: E402
 
