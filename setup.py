@@ -7,6 +7,9 @@ that is already installed, so install without build isolation::
     pip install --no-build-isolation .             # regular install
     python setup.py build_ext --inplace            # just (re)build the .so files
 
+Installs the console scripts ``stylegan2-train``, ``stylegan2-generate``, ... (see ``CONSOLE_SCRIPTS``), the
+same programs as ``python tools/<tool>.py`` in a checkout.
+
 Both ``build_py`` (which every install runs, editable ones included) and
 ``build_ext`` run the op build. It writes ``stylegan2_tf/ops/_stylegan2_ops.so``
 (CPU) and, when nvcc is available, ``_stylegan2_ops_cuda.so``; unchanged
@@ -79,6 +82,22 @@ class BuildExt(_build_ext):
         super().run()
 
 
+# Console script -> function in stylegan2_tf/cli/ (tools/<module>.py is the same program in a checkout).
+CONSOLE_SCRIPTS = {
+    "stylegan2-train": "train:run_main",
+    "stylegan2-generate": "generate:main",
+    "stylegan2-style-mixing": "style_mixing:main",
+    "stylegan2-interpolate": "interpolate:main",
+    "stylegan2-project": "project:main",
+    "stylegan2-export": "export:main",
+    "stylegan2-serve-client": "serve_client:main",
+    "stylegan2-calc-metrics": "calc_metrics:main",
+    "stylegan2-dataset-tool": "dataset_tool:main",
+    "stylegan2-import-official": "import_official:main",
+    "stylegan2-convert-weights": "convert_weights:main",
+}
+
+
 class BinaryDistribution(Distribution):
     """The package ships platform-specific shared libraries."""
 
@@ -95,7 +114,8 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
     packages=find_packages(include=["stylegan2_tf", "stylegan2_tf.*"]),
-    package_data={"stylegan2_tf.ops": ["*.so"], "stylegan2_tf.metrics": ["data/*.npz", "data/*.json"]},
+    # Run-time data: the compiled op libraries and the metrics' bundled weight files (metrics/data/).
+    package_data={"stylegan2_tf.ops": ["*.so"], "stylegan2_tf.metrics": ["data/*"]},
     include_package_data=True,
     install_requires=["numpy", "pillow", "absl-py", "tensorboard", "matplotlib"],
     extras_require={
@@ -104,6 +124,8 @@ setup(
         "onnx": ["tf2onnx>=1.17", "onnxruntime>=1.17"],
         "test": ["pytest", "scipy", "tf2onnx>=1.17", "onnxruntime>=1.17"],
     },
+    entry_points={"console_scripts": [f"{name} = stylegan2_tf.cli.{target}"
+                                      for name, target in CONSOLE_SCRIPTS.items()]},
     cmdclass={"build_py": BuildPy, "build_ext": BuildExt},
     distclass=BinaryDistribution,
     zip_safe=False,

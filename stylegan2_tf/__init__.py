@@ -4,8 +4,17 @@
     stylegan2_tf.networks       Generator / Discriminator (Keras models, faithful to the official networks)
     stylegan2_tf.load_network   snapshots of this project and NVIDIA's official TF1 pickles
 """
-from stylegan2_tf.networks import Discriminator, Generator
-from stylegan2_tf.serialization import NetworkSnapshot, clone_network, load_network, save_network, update_ema
+import os as _os
+import sys as _sys
+
+# The console scripts (stylegan2-train, ...) keep TensorFlow's C++ INFO/WARNING lines out of their output, as the
+# tools always did; that has to happen before TensorFlow is imported, i.e. here. Library use is not affected.
+if _os.path.basename((getattr(_sys, "argv", None) or [""])[0] or "").startswith("stylegan2-"):
+    _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from stylegan2_tf.networks import Discriminator, Generator  # noqa: E402
+from stylegan2_tf.serialization import (NetworkSnapshot, clone_network, load_network, save_network,  # noqa: E402
+                                        update_ema)
 
 __version__ = "0.1.0"
 

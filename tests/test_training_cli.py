@@ -1,5 +1,6 @@
 """tools/train.py end to end with the real StyleGAN2 networks (tiny), and its up-front error checks."""
 
+import functools
 import json
 import os
 import subprocess
@@ -16,6 +17,8 @@ TINY = ['--z_dim=8', '--w_dim=8', '--mapping_layers=1', '--fmap_base=16', '--fma
 
 def _train(args, timeout=600, **env_extra):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='-1', **env_extra)
+    for k in ('STYLEGAN2_TF_INCEPTION', 'STYLEGAN2_TF_VGG16', 'STYLEGAN2_TF_LPIPS'):  # weights only via flags
+        env.pop(k, None)
     return subprocess.run([sys.executable, TRAIN] + args, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -82,6 +85,13 @@ def test_train_cli_bad_input(tmp_path):
     assert p.returncode == 2 and '--grid must be' in p.stderr, p.stderr[-2000:]
     p = _train(['--data', data, '--outdir', str(tmp_path / 'e'), '--metrics=fid1k'] + TINY)
     assert p.returncode == 2 and 'unknown --metrics' in p.stderr, p.stderr[-2000:]
+    # A metric without its feature-network weights stops the run before training (no checkpoint, no snapshot).
+    out = tmp_path / 'f'
+    p = _train(['--data', data, '--outdir', str(out), '--metrics=fid50k_full',
+                '--inception', str(tmp_path / 'missing.pb')] + TINY)
+    assert p.returncode == 2 and 'Missing feature-network weights' in p.stderr and '--metrics fid50k_full' in \
+        p.stderr and 'missing.pb' in p.stderr and 'Traceback' not in p.stderr, p.stderr[-2000:]
+    assert not out.exists() or not os.listdir(out), os.listdir(out)
 
 
 _PARSE_FLAGFILE = r'''
@@ -90,30 +100,60 @@ sys.argv = ['train.py']
 sys.path.insert(0, {tools!r})
 import train
 train.FLAGS(['train.py', '--flagfile=' + {flagfile!r}, '--data=unused', '--outdir=unused'])
-# Every flag's value, overlaid with the TrainConfig the trainer would receive.
+# Every flag's value, overlaid with the TrainConfig the trainer would receive; and every flag's default.
 cfg = {{**train.FLAGS.flag_values_dict(), **dataclasses.asdict(train.build_config())}}
-print(json.dumps(cfg, default=str))
+defaults = {{name: train.FLAGS[name].default for name in train.FLAGS.flag_values_dict()}}
+print(json.dumps(dict(values=cfg, defaults=defaults), default=str))
 '''
 
 
-def _flagfile_config(name):
+@functools.lru_cache(maxsize=None)
+def _flagfile(name):
+    '''(values after parsing configs/NAME, flag defaults), read by tools/train.py's own flag definitions.'''
     code = _PARSE_FLAGFILE.format(tools=os.path.join(ROOT, 'tools'), flagfile=os.path.join(ROOT, 'configs', name))
     p = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-3000:]
-    return json.loads(p.stdout.strip().splitlines()[-1])
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    return out['values'], out['defaults']
+
+
+def _flagfile_config(name):
+    return _flagfile(name)[0]
+
+
+# Config F as the paper's table 1 / NVIDIA's run_training.py set it.
+CONFIG_F = dict(fmap_base=16384, fmap_max=512, z_dim=512, w_dim=512, mapping_layers=8, mapping_lr_mul=0.01,
+                g_arch='skip', d_arch='resnet', mbstd_group=4, mbstd_features=1, batch=32, g_lr=0.002, d_lr=0.002,
+                beta1=0.0, beta2=0.99, eps=1e-8, gamma=10.0, d_reg_interval=16, g_reg_interval=4, pl_weight=2.0,
+                pl_decay=0.01, pl_batch_shrink=2, style_mixing=0.9, ema_kimg=10.0, ema_rampup=None, mirror=False)
 
 
 def test_config_f_flagfile_matches_the_paper():
     c = _flagfile_config('f.flags')
-    expected = dict(fmap_base=16384, fmap_max=512, z_dim=512, mapping_layers=8, mapping_lr_mul=0.01, g_arch='skip',
-                    d_arch='resnet', batch=32, g_lr=0.002, d_lr=0.002, beta1=0.0, beta2=0.99, eps=1e-8, gamma=10.0,
-                    d_reg_interval=16, g_reg_interval=4, pl_weight=2.0, pl_decay=0.01, pl_batch_shrink=2,
-                    style_mixing=0.9, ema_kimg=10.0)
-    assert {k: c[k] for k in expected} == expected
+    assert {k: c[k] for k in CONFIG_F} == CONFIG_F
 
 
-def test_config_e_and_demo_flagfiles_parse():
-    e = _flagfile_config('e.flags')
-    assert e['fmap_base'] == 8192 and e['gamma'] == 10.0
+def test_config_e_is_f_with_smaller_networks_and_gamma_100():
+    # NVlabs/stylegan2 run_training.py: configs A-E use fmap_base 8 << 10; "Config E: Set gamma to 100".
+    e, f = _flagfile_config('e.flags'), _flagfile_config('f.flags')
+    assert (e['fmap_base'], e['gamma']) == (8192, 100.0)
+    assert {k for k in f if e[k] != f[k]} == {'fmap_base', 'gamma'}
+
+
+def test_demo_flagfile_parses():
     demo = _flagfile_config('demo.flags')
-    assert (demo['batch'], demo['g_lr'], demo['gamma'], demo['fmap_max']) == (16, 0.004, 0.1, 32)
+    assert (demo['batch'], demo['g_lr'], demo['gamma'], demo['fmap_max'], demo['grid']) == (16, 0.004, 0.1, 32,
+                                                                                             [16, 10])
+
+
+def test_flagfiles_only_override_the_defaults():
+    # Every flag default is config F, so a preset names only its differences: no line may restate a default.
+    for name in ('f.flags', 'e.flags', 'demo.flags'):
+        values, defaults = _flagfile(name)
+        with open(os.path.join(ROOT, 'configs', name)) as f:
+            lines = [line.strip() for line in f if line.strip() and not line.lstrip().startswith('#')]
+        for line in lines:
+            assert line.startswith('--') and '=' in line, (name, line)
+            flag = line[2:].split('=', 1)[0]
+            assert flag in defaults, (name, flag)
+            assert values[flag] != defaults[flag], f'{name}: {line} restates the default'

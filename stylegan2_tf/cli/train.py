@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Train StyleGAN2.
+"""Train StyleGAN2 (`stylegan2-train` when installed, `python tools/train.py` in a checkout).
 
-  python tools/train.py --flagfile=configs/demo.flags --outdir runs/demo        # Fashion-MNIST demo, CPU
-  python tools/train.py --flagfile=configs/f.flags --data DATASET --outdir runs/ffhq --mirror
+  stylegan2-train --flagfile=configs/demo.flags --outdir runs/demo        # Fashion-MNIST demo, CPU
+  stylegan2-train --flagfile=configs/f.flags --data DATASET --outdir runs/ffhq --mirror
 
 Every hyper-parameter is a flag (``--helpfull`` lists them); flag files hold presets and later flags on the
 command line override them. ``--data`` takes a dataset_tool directory, an image folder or zip (read on the fly),
@@ -19,7 +19,6 @@ import dataclasses
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from absl import app, flags  # noqa: E402
@@ -40,7 +39,7 @@ config.define_flags(config.NetworkConfig)
 config.define_flags(config.TrainConfig)
 # Metrics.
 flags.DEFINE_list('metrics', [], 'Metrics computed at every snapshot, e.g. fid50k_full,pr50k3_full (see '
-                  'docs/metrics.md); skipped with a message when their feature-network weights are not given.')
+                  'docs/metrics.md); the run stops before training if their feature-network weights are missing.')
 flags.DEFINE_string('inception', None, 'Inception weights for FID/KID/IS (.pb or pytorch-fid .pth; or '
                     '$STYLEGAN2_TF_INCEPTION).')
 flags.DEFINE_string('vgg', None, 'VGG16 weights (torchvision .pth) for precision/recall and LPIPS ($STYLEGAN2_TF_VGG16).')
@@ -59,18 +58,34 @@ def build_config():
     return config.from_flags(config.TrainConfig)
 
 
-def _metrics_hook():
-    """Runs --metrics on each snapshot's G_ema against the (unmirrored) training data; None without --metrics."""
+def _metrics_networks():
+    """Feature networks for --metrics (None without), checked now so that a missing weight file or an unknown
+    metric stops the run before any training, instead of the metric being skipped at every snapshot."""
     if not FLAGS.metrics:
         return None
-    from stylegan2_tf.data import open_dataset
-    from stylegan2_tf.metrics.detectors import FeatureNetworks
-    from stylegan2_tf.metrics.metric_main import list_valid_metrics, run_snapshot_metrics
+    from stylegan2_tf.metrics.detectors import FeatureNetworks, WeightsNotFoundError
+    from stylegan2_tf.metrics.metric_main import list_valid_metrics, required_networks
     unknown = [m for m in FLAGS.metrics if m not in list_valid_metrics()]
     if unknown:
         raise ValueError(f'unknown --metrics {unknown}; known: {", ".join(list_valid_metrics())}')
     networks = FeatureNetworks(inception=FLAGS.inception, vgg=FLAGS.vgg, lpips=FLAGS.lpips,
                                allow_random_weights=FLAGS.metrics_allow_random_weights)
+    for name in FLAGS.metrics:
+        for kind in required_networks(name):  # [] for metrics whose weights ship with the package
+            try:
+                networks._path(kind)  # pylint: disable=protected-access  (the check calc_metrics does)
+            except WeightsNotFoundError as e:
+                raise WeightsNotFoundError(f'--metrics {name}: {e} (Here that switch is '
+                                           '--metrics_allow_random_weights.)') from None
+    return networks
+
+
+def _metrics_hook(networks):
+    """Runs --metrics on each snapshot's G_ema against the (unmirrored) training data; None without --metrics."""
+    if networks is None:
+        return None
+    from stylegan2_tf.data import open_dataset
+    from stylegan2_tf.metrics.metric_main import run_snapshot_metrics
     dataset = open_dataset(FLAGS.data)
 
     if FLAGS.metrics_snaps < 1:
@@ -100,29 +115,50 @@ def main(argv):
     tf.random.set_seed(FLAGS.seed)
     import keras
     keras.utils.set_random_seed(FLAGS.seed)
+    metric_networks = _metrics_networks()  # after the strategy: FeatureNetworks lists the devices
 
     from stylegan2_tf.data import open_dataset
     from stylegan2_tf.training.run import build_trainer
     cfg = build_config()
     dataset = open_dataset(FLAGS.data, mirror=FLAGS.mirror)
     net_kwargs = dataclasses.asdict(config.from_flags(config.NetworkConfig))
+    run_options = {'data': os.path.abspath(FLAGS.data),
+                   'flags': {k: getattr(FLAGS, k) for k in ('num_devices', 'deterministic', 'cond')},
+                   **{f'net_{k}': v for k, v in net_kwargs.items()}}
     trainer, resume = build_trainer(strategy, dataset, FLAGS.outdir, cfg, net_kwargs, FLAGS.resume,
-                                    snapshot_hook=_metrics_hook(), run_options={'data': os.path.abspath(FLAGS.data), 'flags': {
-                                        k: getattr(FLAGS, k) for k in ('num_devices', 'deterministic', 'cond')},
-                                        **{f'net_{k}': v for k, v in net_kwargs.items()}})
+                                    snapshot_hook=_metrics_hook(metric_networks), run_options=run_options)
     trainer.run(resume=resume)
 
 
+def _help_shows_this_tool() -> None:
+    """Makes absl's --help describe this tool whichever script runs it.
+
+    absl prints ``__main__``'s docstring and the key flags of the module named by ``sys.argv[0]``; under the
+    console script or the tools/ shim neither is this module, so --help would show only absl's own flags.
+    """
+    main_module = sys.modules.get('__main__')
+    if main_module is not None:
+        main_module.__doc__ = __doc__
+    own = {__name__, config.__name__}
+    for module, module_flags in FLAGS.flags_by_module_dict().items():
+        if module in own:
+            for flag in module_flags:
+                FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+
+
 def run_main():
+    """Console-script entry (``stylegan2-train``): absl parses sys.argv; errors exit 2 with one line."""
     from stylegan2_tf.data.sources import DatasetError
+    from stylegan2_tf.metrics.detectors import WeightsNotFoundError
     from stylegan2_tf.training.loop import TrainingDivergedError
 
     def wrapped(argv):
         try:
             main(argv)
-        except (DatasetError, TrainingDivergedError, ValueError) as e:
+        except (DatasetError, TrainingDivergedError, ValueError, WeightsNotFoundError) as e:
             print(f'error: {e}', file=sys.stderr)
             sys.exit(2)
+    _help_shows_this_tool()
     app.run(wrapped)
 
 
