@@ -44,7 +44,8 @@ flags.DEFINE_string('inception', None, 'Inception weights for FID/KID/IS (.pb or
                     '$STYLEGAN2_TF_INCEPTION).')
 flags.DEFINE_string('vgg', None, 'VGG16 weights (torchvision .pth) for precision/recall and LPIPS ($STYLEGAN2_TF_VGG16).')
 flags.DEFINE_string('lpips', None, 'LPIPS linear-layer weights (lpips vgg.pth) for PPL ($STYLEGAN2_TF_LPIPS).')
-flags.DEFINE_integer('metrics_snaps', 1, 'Compute --metrics at every this many snapshots (and always at the last '
+flags.DEFINE_integer('metrics_snaps', 1, 'Compute --metrics every this many snapshots (at the first snapshot of a '
+                     'run or resumed run, then each time that many snapshots of kimg have passed, and at the last '
                      'one), to keep their cost a small part of training time.')
 flags.DEFINE_integer('metrics_num_gen', None, 'Override the number of generated images per metric (quick runs only; '
                      'results are then not comparable to published numbers).')
@@ -90,13 +91,16 @@ def _metrics_hook(networks):
 
     if FLAGS.metrics_snaps < 1:
         raise ValueError(f'--metrics_snaps must be >= 1, got {FLAGS.metrics_snaps}')
-    snapshots_seen = [0]
+    # Evaluate when the snapshot enters a new period of metrics_snaps snapshots' worth of kimg (robust to resuming:
+    # the first snapshot of a process is always evaluated), and at the end of training.
+    period = FLAGS.metrics_snaps * max(FLAGS.snap, 1) * FLAGS.kimg_per_tick
+    previous = [None]
 
     def hook(snapshot_path, G_ema):
         kimg = int(os.path.basename(snapshot_path).split('-')[-1].split('.')[0])
-        snapshots_seen[0] += 1
-        last = kimg >= int(FLAGS.total_kimg)
-        if snapshots_seen[0] % FLAGS.metrics_snaps and not last:
+        due = previous[0] is None or int(kimg // period) != int(previous[0] // period)
+        previous[0] = kimg
+        if not due and kimg < int(FLAGS.total_kimg):
             return
         run_snapshot_metrics(FLAGS.metrics, G_ema, dataset, FLAGS.outdir, snapshot_pkl=os.path.basename(snapshot_path),
                              step=kimg, networks=networks, num_gen=FLAGS.metrics_num_gen)
