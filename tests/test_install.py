@@ -133,9 +133,14 @@ def test_pip_install_into_fresh_venv_trains_and_generates(tmp_path):
     # 3 demo steps (48 images = total_kimg: the run ends and writes its snapshot), compiled ops required.
     run = work / 'run'
     _run([str(bindir / 'stylegan2-train'), f'--flagfile={ROOT}/configs/demo.flags', f'--data={FMNIST}',
-          f'--outdir={run}', '--total_kimg=0.048', '--max_steps=3', '--grid=4x2', '--impl=custom'], str(work), env)
+          f'--outdir={run}', '--total_kimg=0.048', '--max_steps=3', '--grid=4x2', '--impl=custom',
+          '--metrics_num_gen=200'], str(work), env)
     snap = run / 'network-snapshot-000000.npz'
     assert snap.is_file(), os.listdir(run)
+    # The demo's fd_fmnist10k ran on that snapshot with the classifier weights installed as package data.
+    (fd,) = [json.loads(line) for line in (run / 'metric-fd_fmnist10k.jsonl').read_text().splitlines()]
+    assert fd['results']['fd_fmnist10k'] > 0 and not fd['random_weights']
+    assert (run / 'metric-fd_fmnist10k.png').is_file()
     assert json.loads((run / 'training_options.json').read_text())['batch'] == 16
 
     out = work / 'gen'
