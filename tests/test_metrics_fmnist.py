@@ -165,12 +165,27 @@ def test_calc_metrics_end_to_end_on_a_trained_snapshot(tmp_path, cache_dir):
 
 
 @pytest.mark.parametrize('resolution,channels', [(16, 1), (32, 3)])
-def test_wrong_shape_network_is_refused(tmp_path, cache_dir, resolution, channels):
+def test_wrong_shape_network_is_refused(resolution, channels):
+    import keras
+    from stylegan2_tf.metrics import metric_main
+    from stylegan2_tf.metrics.detectors import FeatureNetworks
+    from stylegan2_tf.networks import Generator
+    keras.utils.set_random_seed(0)
+    G = Generator(z_dim=8, w_dim=8, img_resolution=resolution, img_channels=channels, mapping_layers=1,
+                  fmap_base=32, fmap_max=8, name='G')
+    for name in ('fd_fmnist10k', 'kid_fmnist10k'):
+        opts = metric_main.MetricOptions(G=G, networks=FeatureNetworks(), cache=None, num_gen=10, progress=False)
+        shape = f'{resolution}x{resolution}x{channels}'
+        with pytest.raises(ValueError, match=f'32x32x1 images\\); this network makes {shape}'):
+            metric_main.calc_metric(name, opts)
+
+
+def test_wrong_shape_network_is_refused_by_the_tool(tmp_path, cache_dir):
     snap = tmp_path / 'net.npz'
-    _tiny_snapshot(snap, resolution, channels)
+    _tiny_snapshot(snap, 16, 1)
     p = _calc(['--network', str(snap), '--metrics', 'fd_fmnist10k', '--num-gen', '10', '--quiet'], cache_dir)
     assert p.returncode == 2
-    assert f'32x32x1 images); this network makes {resolution}x{resolution}x{channels}' in p.stderr
+    assert 'fd_fmnist10k measures Fashion-MNIST generators (32x32x1 images); this network makes 16x16x1' in p.stderr
     assert 'Traceback' not in p.stderr
 
 
