@@ -11,7 +11,7 @@ import tensorflow as tf  # noqa: E402
 
 from stylegan2_tf.networks import (Discriminator, EqualizedConv2D, EqualizedDense, Generator,  # noqa: E402
                                    MappingNetwork, ModulatedConv2D, SynthesisLayer, ToRGB, minibatch_stddev,
-                                   mix_styles, nf)
+                                   mix_styles, nf, style_mixing_cutoff)
 from stylegan2_tf.ops import custom_ops_available  # noqa: E402
 from stylegan2_tf.serialization import (clone_network, load_network, network_values, save_network,  # noqa: E402
                                         update_ema)
@@ -239,6 +239,18 @@ def test_style_mixing_switches_at_crossover():
     assert len(cutoffs) > 1
     _, ws = G(z, style_mixing_prob=0.0, return_ws=True)
     np.testing.assert_array_equal(ws.numpy(), ws1.numpy())
+
+
+def test_style_mixing_cutoff_is_stateless():
+    """Same seed, same crossover; P(no mixing) = 1 - prob; a mixing draw is uniform in [1, num_ws)."""
+    def draws(prob):
+        return np.array([int(style_mixing_cutoff(6, prob, tf.constant([7, s]))) for s in range(300)])
+    d = draws(0.5)
+    np.testing.assert_array_equal(d, draws(0.5))
+    counts = np.bincount(d, minlength=7)
+    assert counts[0] == 0 and np.all(counts[1:6] > 0)
+    assert abs(counts[6] - 150) <= 3 * np.sqrt(300 * 0.25)     # binomial 3-sigma
+    assert np.all(draws(0.0) == 6) and np.all(draws(1.0) < 6)
 
 
 def test_training_gradients_on_cpu():
