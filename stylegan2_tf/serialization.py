@@ -19,6 +19,7 @@ from typing import Dict, Mapping, Optional
 import numpy as np
 
 from stylegan2_tf.atomic_io import atomic_write as _atomic_write
+from stylegan2_tf.networks.weights_util import copy_weights, update_ema  # noqa: F401  (update_ema: public here)
 
 SNAPSHOT_FORMAT = "stylegan2_tf.snapshot"
 SNAPSHOT_VERSION = 1
@@ -94,29 +95,10 @@ def build_network(class_name: str, config: dict, **overrides):
 
 
 def clone_network(net, **overrides):
-    """A new network with the same config (plus overrides) and a copy of every variable value."""
+    """A new network with the same config (plus overrides such as impl=...) and a copy of every variable value."""
     clone = build_network(network_class_name(net), net.get_config(), **overrides)
-    assign_values(clone, network_values(net))
+    copy_weights(net, clone)
     return clone
-
-
-def update_ema(G_ema, G, beta: float) -> None:
-    """G_ema <- moving average of G (official `setup_as_moving_average_of`): for every stable name, trainable
-    variables become lerp(G, G_ema, beta) = G + (G_ema - G) * beta; non-trainable ones (w_avg, noise buffers) are
-    copied. Both networks must have the same variable names and shapes."""
-    src, dst = G.named_variables(), G_ema.named_variables()
-    if src.keys() != dst.keys():
-        raise ValueError("update_ema: G and G_ema have different variables "
-                         f"(only in G: {sorted(set(src) - set(dst))[:5]}, only in G_ema: {sorted(set(dst) - set(src))[:5]})")
-    trainable = {id(v) for v in G.trainable_weights}
-    for name, v in dst.items():
-        s = src[name]
-        if id(s) in trainable:
-            v.assign(s + (v - s) * beta)
-        else:
-            v.assign(s)
-
-
 
 
 def save_network(path: str, G=None, D=None, G_ema=None, metadata: Optional[dict] = None) -> str:

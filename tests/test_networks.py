@@ -436,3 +436,11 @@ def test_update_ema():
         else:
             np.testing.assert_array_equal(after[name], src[name])
     np.testing.assert_array_equal(after["dlatent_avg"], np.full(8, 3.0))
+    with pytest.raises(ValueError, match="models differ"):
+        update_ema(Generator(**dict(TINY_G, fmap_max=8)), G, 0.9)
+    # One implementation behind the public name, serialization and the training import point.
+    import stylegan2_tf
+    from stylegan2_tf.networks import weights_util
+    from stylegan2_tf.training import ema
+    assert stylegan2_tf.update_ema is update_ema is weights_util.update_ema
+    assert ema.update_ema is weights_util.update_ema_pairs and ema.copy_weights is weights_util.copy_weights
