@@ -33,7 +33,10 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def to_uint8(images: tf.Tensor) -> tf.Tensor:
-    """Raw generator output (about [-1, 1]) -> uint8, exactly as tools/generate.py: clip(x*127.5+128, 0, 255)."""
+    """Raw generator output (about [-1, 1]) -> uint8: clip(x*127.5+128, 0, 255).
+
+    The TF-graph twin of `stylegan2_tf.data.images.to_uint8` (which the tools use to write PNGs): it has to be a TF
+    op inside the SavedModel; tests/test_images.py checks that both give the same bytes."""
     return tf.cast(tf.clip_by_value(images * 127.5 + 128.0, 0.0, 255.0), tf.uint8)
 
 
