@@ -1,6 +1,7 @@
 """Convolution fused with FIR up/downsampling, as the StyleGAN2 networks use it.
 
-Both keep the structure of the official layers, so imported weights produce the same numbers:
+`conv2d_resample` is the entry point the layers call (plain, 2x up, 2x down, and the grouped 2x up of the fused
+modulated conv). The fused forms keep the structure of the official layers, so imported weights give the same numbers:
   * `upsample_conv2d`: a stride-`up` transposed convolution followed by an FIR filter — equal to `upsample2d`
     followed by a convolution, with all padding applied once at the beginning.
   * `conv_downsample2d`: an FIR filter followed by a stride-`down` VALID convolution — equal to a convolution
@@ -9,9 +10,12 @@ Weights are [kh, kw, in, out] in the orientation of `tf.nn.conv2d` (cross-correl
 """
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from stylegan2_tf.ops.upfirdn2d import _parse_padding, filter_size, upfirdn2d
+
+_UNIT_FILTER = np.ones([1], np.float32)
 
 
 def _check(x: tf.Tensor, w: tf.Tensor, data_format: str) -> None:
@@ -81,3 +85,50 @@ def conv_downsample2d(x, w, f, down: int = 2, padding=0, flip_filter: bool = Fal
     p0, p1 = (p + 1) // 2, p // 2
     x = upfirdn2d(x, f, padding=[p0 + px0, p1 + px1, p0 + py0, p1 + py1], flip_filter=flip_filter, impl=impl)
     return tf.nn.conv2d(x, w, strides=down, padding="VALID")
+
+
+def grouped_upsample_conv2d(x, w, f, impl: str = "auto") -> tf.Tensor:
+    """`upsample_conv2d` (up=2, NHWC) for a grouped conv: x [N, H, W, G*Cin], w [k, k, Cin, G*Cout].
+
+    tf.nn.conv2d_transpose has no groups; a stride-2 transposed conv equals zero insertion followed by a full-size
+    correlation with w, so: zero-insert (upfirdn2d with a unit filter), pad by k-1, one grouped VALID conv, then
+    FIR-filter exactly as `upsample_conv2d` does (padding once, gain 4).
+    """
+    x = tf.convert_to_tensor(x)
+    w = tf.convert_to_tensor(w, dtype=x.dtype)
+    if x.shape.rank != 4 or w.shape.rank != 4 or w.shape[0] != w.shape[1]:
+        raise ValueError(f"expected x of rank 4 and a square w [k, k, in, out], got {x.shape} and {w.shape}")
+    k = int(w.shape[0])
+    z = upfirdn2d(x, _UNIT_FILTER, up=2, padding=[k - 1, k - 2, k - 1, k - 2], impl=impl)
+    y = tf.nn.conv2d(z, w, strides=1, padding="VALID")       # [N, 2H + k - 2, 2W + k - 2, G*Cout]
+    fw, _ = filter_size(f)
+    p = (fw - 2) - (k - 1)
+    p0, p1 = (p + 1) // 2 + 1, p // 2 + 1
+    return upfirdn2d(y, f, padding=[p0, p1, p0, p1], gain=4, impl=impl)
+
+
+def conv2d_resample(x, w, f=None, up: int = 1, down: int = 1, grouped: bool = False,
+                    impl: str = "auto") -> tf.Tensor:
+    """NHWC convolution with w [k, k, Cin, Cout] keeping the size ('SAME'), optionally fused with 2x FIR resampling.
+
+    Args:
+        x: [N, H, W, Cin] (grouped: [N, H, W, G*Cin]).
+        w: [k, k, Cin, Cout] (grouped: [k, k, Cin, G*Cout]), tf.nn.conv2d orientation, odd square k.
+        f: FIR filter (see `setup_filter`); needed for up/down.
+        up, down: 1 or 2 (not both 2). Output [N, H*up/down, W*up/down, Cout].
+        grouped: x may hold G groups of w's input channels (the fused modulated conv folds the batch into groups).
+    """
+    if up not in (1, 2) or down not in (1, 2) or (up == 2 and down == 2):
+        raise ValueError(f"conv2d_resample supports up=2 or down=2 (or neither), got up={up}, down={down}")
+    if (up != 1 or down != 1) and f is None:
+        raise ValueError("conv2d_resample needs a FIR filter f to resample")
+    if up == 2:
+        if grouped:
+            return grouped_upsample_conv2d(x, w, f, impl=impl)
+        return upsample_conv2d(x, w, f, up=2, impl=impl)
+    if down == 2:
+        if grouped:
+            raise ValueError("grouped conv2d_resample supports up=2 or no resampling, not down=2")
+        return conv_downsample2d(x, w, f, down=2, impl=impl)
+    x = tf.convert_to_tensor(x)
+    return tf.nn.conv2d(x, tf.convert_to_tensor(w, dtype=x.dtype), strides=1, padding="SAME")
