@@ -6,6 +6,7 @@
 """
 from stylegan2_tf.networks import Discriminator, Generator
 from stylegan2_tf.serialization import NetworkSnapshot, clone_network, load_network, save_network, update_ema
+from stylegan2_tf import official_pickle as _official_pickle  # noqa: F401  (registers the .pkl format)
 
 __version__ = "0.1.0"
 

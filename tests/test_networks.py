@@ -396,7 +396,7 @@ def test_snapshot_round_trip_and_errors(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_network(str(tmp_path / "missing.npz"))
     (tmp_path / "junk.bin").write_bytes(b"hello world")
-    with pytest.raises(ValueError, match="neither"):
+    with pytest.raises(ValueError, match="junk.bin is not a network file this package reads"):
         load_network(str(tmp_path / "junk.bin"))
     np.savez(tmp_path / "other.npz", a=np.zeros(2))
     with pytest.raises(ValueError, match="not a stylegan2_tf snapshot"):
