@@ -30,6 +30,18 @@ def _check(x: tf.Tensor, w: tf.Tensor, data_format: str) -> None:
         raise ValueError(f"only square kernels are supported, got {w.shape[0]}x{w.shape[1]}")
 
 
+def _prepare(x, w, f, factor, what: str, padding, data_format: str):
+    """Shared argument handling: checks, NCHW -> NHWC. Returns (x NHWC, w, k, filter width, padding x0 x1 y0 y1)."""
+    x = tf.convert_to_tensor(x)
+    w = tf.convert_to_tensor(w, dtype=x.dtype)
+    _check(x, w, data_format)
+    if int(factor) != factor or factor < 1:
+        raise ValueError(f"{what} must be an integer >= 1, got {factor}")
+    if data_format == "NCHW":
+        x = tf.transpose(x, [0, 2, 3, 1])
+    return x, w, w.shape[0], filter_size(f)[0], _parse_padding(padding)
+
+
 def upsample_conv2d(x, w, f, up: int = 2, padding=0, flip_filter: bool = False, data_format: str = "NHWC",
                     impl: str = "auto") -> tf.Tensor:
     """Upsamples by `up` with FIR filter `f` and convolves with `w`: [N,H,W,Cin] -> [N,H*up,W*up,Cout].
@@ -41,17 +53,7 @@ def upsample_conv2d(x, w, f, up: int = 2, padding=0, flip_filter: bool = False, 
         up: integer factor >= 1.
         padding: extra padding [x0, x1, y0, y1] (int or pair accepted), relative to the upsampled image.
     """
-    x = tf.convert_to_tensor(x)
-    w = tf.convert_to_tensor(w, dtype=x.dtype)
-    _check(x, w, data_format)
-    if int(up) != up or up < 1:
-        raise ValueError(f"up must be an integer >= 1, got {up}")
-    if data_format == "NCHW":
-        y = upsample_conv2d(tf.transpose(x, [0, 2, 3, 1]), w, f, up, padding, flip_filter, "NHWC", impl)
-        return tf.transpose(y, [0, 3, 1, 2])
-    k = w.shape[0]
-    fw, _ = filter_size(f)
-    px0, px1, py0, py1 = _parse_padding(padding)
+    x, w, k, fw, (px0, px1, py0, py1) = _prepare(x, w, f, up, "up", padding, data_format)
     shape = tf.shape(x)
     n, h, wd = shape[0], shape[1], shape[2]
     # conv2d_transpose scatters each input sample with the kernel as given (a true convolution of the zero-inserted
@@ -63,28 +65,20 @@ def upsample_conv2d(x, w, f, up: int = 2, padding=0, flip_filter: bool = False, 
         y = tf.ensure_shape(y, [None, (x.shape[1] - 1) * up + k, (x.shape[2] - 1) * up + k, w.shape[3]])
     p = (fw - up) - (k - 1)
     p0, p1 = (p + 1) // 2 + up - 1, p // 2 + 1
-    return upfirdn2d(y, f, padding=[p0 + px0, p1 + px1, p0 + py0, p1 + py1], flip_filter=flip_filter,
-                     gain=up * up, impl=impl)
+    y = upfirdn2d(y, f, padding=[p0 + px0, p1 + px1, p0 + py0, p1 + py1], flip_filter=flip_filter,
+                  gain=up * up, impl=impl)
+    return y if data_format == "NHWC" else tf.transpose(y, [0, 3, 1, 2])
 
 
 def conv_downsample2d(x, w, f, down: int = 2, padding=0, flip_filter: bool = False, data_format: str = "NHWC",
                       impl: str = "auto") -> tf.Tensor:
     """FIR-filters with `f`, then convolves with `w` at stride `down`: [N,H,W,Cin] -> [N,H/down,W/down,Cout]."""
-    x = tf.convert_to_tensor(x)
-    w = tf.convert_to_tensor(w, dtype=x.dtype)
-    _check(x, w, data_format)
-    if int(down) != down or down < 1:
-        raise ValueError(f"down must be an integer >= 1, got {down}")
-    if data_format == "NCHW":
-        y = conv_downsample2d(tf.transpose(x, [0, 2, 3, 1]), w, f, down, padding, flip_filter, "NHWC", impl)
-        return tf.transpose(y, [0, 3, 1, 2])
-    k = w.shape[0]
-    fw, _ = filter_size(f)
-    px0, px1, py0, py1 = _parse_padding(padding)
+    x, w, k, fw, (px0, px1, py0, py1) = _prepare(x, w, f, down, "down", padding, data_format)
     p = (fw - down) + (k - 1)
     p0, p1 = (p + 1) // 2, p // 2
     x = upfirdn2d(x, f, padding=[p0 + px0, p1 + px1, p0 + py0, p1 + py1], flip_filter=flip_filter, impl=impl)
-    return tf.nn.conv2d(x, w, strides=down, padding="VALID")
+    y = tf.nn.conv2d(x, w, strides=down, padding="VALID")
+    return y if data_format == "NHWC" else tf.transpose(y, [0, 3, 1, 2])
 
 
 def grouped_upsample_conv2d(x, w, f, impl: str = "auto") -> tf.Tensor:
