@@ -15,6 +15,7 @@ if _os.path.basename((getattr(_sys, "argv", None) or [""])[0] or "").startswith(
 from stylegan2_tf.networks import Discriminator, Generator  # noqa: E402
 from stylegan2_tf.serialization import (NetworkSnapshot, clone_network, load_network, save_network,  # noqa: E402
                                         update_ema)
+from stylegan2_tf import official_pickle as _official_pickle  # noqa: E402,F401  (registers the .pkl format)
 
 __version__ = "0.1.0"
 

@@ -1,13 +1,17 @@
-"""Helpers shared by the command-line tools: number-range parsing, seed -> z, image conversion, atomic writes."""
+"""Helpers shared by the command-line tools: number-range parsing, seed -> z, class labels, loading a generator.
+
+The image helpers (to_uint8, to_pil, make_grid, save_png, save_gif) are `stylegan2_tf.data.images`, re-exported here
+for the tools.
+"""
 from __future__ import annotations
 
-import io
 import re
 from typing import List, Sequence
 
 import numpy as np
 
 from stylegan2_tf.atomic_io import atomic_write_bytes  # noqa: F401  (used by the tools)
+from stylegan2_tf.data.images import make_grid, save_gif, save_png, to_pil, to_uint8  # noqa: F401  (re-exported)
 
 _RANGE = re.compile(r"^\s*(-?\d+)\s*-\s*(-?\d+)\s*$")
 
@@ -62,43 +66,6 @@ def class_label(c_dim: int, class_idx) -> np.ndarray | None:
     c = np.zeros([1, c_dim], np.float32)
     c[0, int(class_idx)] = 1
     return c
-
-
-def to_uint8(images) -> np.ndarray:
-    """[N, H, W, C] network output in about [-1, 1] -> uint8 via clip(x * 127.5 + 128, 0, 255) (official rule)."""
-    x = np.asarray(images, dtype=np.float32)
-    return np.clip(x * 127.5 + 128, 0, 255).astype(np.uint8)
-
-
-def to_pil(image_u8: np.ndarray):
-    """[H, W, C] uint8 -> PIL image: C=1 'L', C=3 'RGB', C=4 'RGBA'."""
-    from PIL import Image
-    if image_u8.ndim != 3 or image_u8.shape[2] not in (1, 3, 4):
-        raise ValueError(f"cannot write an image with shape {image_u8.shape} (need 1, 3 or 4 channels)")
-    if image_u8.shape[2] == 1:
-        return Image.fromarray(image_u8[:, :, 0], "L")
-    return Image.fromarray(image_u8, "RGB" if image_u8.shape[2] == 3 else "RGBA")
-
-
-
-
-def save_png(path: str, image_u8: np.ndarray) -> None:
-    """Writes one [H, W, C] uint8 image as PNG, atomically."""
-    buf = io.BytesIO()
-    to_pil(image_u8).save(buf, format="PNG")
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def make_grid(images_u8: np.ndarray, cols: int | None = None) -> np.ndarray:
-    """[N, H, W, C] -> one [rows*H, cols*W, C] image (row-major, missing cells black)."""
-    n, h, w, c = images_u8.shape
-    cols = int(cols or int(np.ceil(np.sqrt(n))))
-    rows = int(np.ceil(n / cols))
-    grid = np.zeros([rows * h, cols * w, c], np.uint8)
-    for i in range(n):
-        r, q = divmod(i, cols)
-        grid[r * h:(r + 1) * h, q * w:(q + 1) * w] = images_u8[i]
-    return grid
 
 
 def check_styles(styles: Sequence[int], num_ws: int) -> List[int]:

@@ -22,7 +22,7 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from stylegan2_tf.serialization import NetworkSnapshot, assign_values
+from stylegan2_tf.serialization import PICKLE_MAGIC, NetworkSnapshot, assign_values, build_network, register_format
 
 # Functions numpy pickles refer to, looked up through public reduce protocols rather than private modules.
 _NP_RECONSTRUCT = np.ndarray.__reduce__(np.zeros(1))[0]
@@ -300,7 +300,6 @@ def _convert_values(values: Dict[str, np.ndarray], what: str) -> Dict[str, np.nd
 
 def convert_generator(G: OfficialNetworkState, impl: Optional[str] = None, fused_modconv=None):
     """Official G (or Gs) state -> Generator with the same weights."""
-    from stylegan2_tf.serialization import build_network
     config = generator_config(G)
     net = build_network("Generator", config, impl=impl, fused_modconv=fused_modconv)
     assign_values(net, _convert_values(collect_variables(G), "generator"), what=f"official {G.name}")
@@ -309,7 +308,6 @@ def convert_generator(G: OfficialNetworkState, impl: Optional[str] = None, fused
 
 def convert_discriminator(D: OfficialNetworkState, impl: Optional[str] = None):
     """Official D state -> Discriminator with the same weights."""
-    from stylegan2_tf.serialization import build_network
     config = discriminator_config(D)
     net = build_network("Discriminator", config, impl=impl)
     assign_values(net, _convert_values(collect_variables(D), "discriminator"), what=f"official {D.name}")
@@ -326,3 +324,8 @@ def import_official_pickle(path, impl: Optional[str] = None, fused_modconv=None)
     G, D, Gs = nets
     return NetworkSnapshot(G=convert_generator(G, impl, fused_modconv), D=convert_discriminator(D, impl),
                            G_ema=convert_generator(Gs, impl, fused_modconv), metadata=meta)
+
+
+# Imports run one way (this module -> serialization): serialization's load_network learns about pickles from here.
+register_format("official NVIDIA StyleGAN2 / StyleGAN2-ADA TensorFlow pickle (.pkl)", PICKLE_MAGIC,
+                import_official_pickle)

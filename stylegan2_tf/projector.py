@@ -3,8 +3,8 @@
 Optimizes one w (shared by all layers, as in the paper; optionally one per layer, "W+") together with the constant
 noise maps of the synthesis network:
   * w starts at the mean of W (estimated from `w_avg_samples` mapped latents); noise maps start at N(0, 1).
-  * Adam, learning rate `initial_learning_rate` with a cosine ramp-down over the last `lr_rampdown_length` of the
-    steps and a linear ramp-up over the first `lr_rampup_length`.
+  * Adam (Keras' = TF1's AdamOptimizer, see `make_optimizer`), learning rate `initial_learning_rate` with a cosine
+    ramp-down over the last `lr_rampdown_length` of the steps and a linear ramp-up over the first `lr_rampup_length`.
   * Gaussian noise is added to w, of strength sigma_w * initial_noise_factor * max(0, 1 - t / noise_ramp_length)^2,
     where sigma_w^2 is the mean squared distance of w from its mean.
   * Loss = image distance (LPIPS with VGG16 weights from a local file, or pixel MSE) + `regularize_noise_weight` *
@@ -18,6 +18,7 @@ import os
 import math
 from typing import Callable, Dict, List, Optional
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -57,6 +58,16 @@ def learning_rate_schedule(step: int, cfg: ProjectorConfig) -> float:
     ramp = 0.5 - 0.5 * math.cos(ramp * math.pi)
     ramp = ramp * min(1.0, t / cfg.lr_rampup_length) if cfg.lr_rampup_length > 0 else ramp
     return cfg.initial_learning_rate * ramp
+
+
+def make_optimizer() -> keras.optimizers.Adam:
+    """The official projector's optimizer: Adam with beta1 0.9, beta2 0.999, epsilon 1e-8.
+
+    Keras' Adam is TF1's `tf.train.AdamOptimizer` (what the official projector runs): step
+    lr * sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps). The learning rate is assigned before every step
+    from `learning_rate_schedule`.
+    """
+    return keras.optimizers.Adam(learning_rate=0.0, beta_1=0.9, beta_2=0.999, epsilon=1e-8, name="projector_adam")
 
 
 def latent_noise_strength(step: int, cfg: ProjectorConfig, w_std: float) -> float:
@@ -159,13 +170,12 @@ def project(G, target: np.ndarray, cfg: ProjectorConfig = ProjectorConfig(), dis
     for v in noise_vars:
         v.assign(rng.randn(*v.shape).astype(np.float32))
     params = [w_opt] + noise_vars
-    adam_m = [tf.Variable(tf.zeros_like(p)) for p in params]
-    adam_v = [tf.Variable(tf.zeros_like(p)) for p in params]
+    opt = make_optimizer()
+    opt.build(params)
     target_t = tf.constant(target[None])
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
 
     @tf.function
-    def step_fn(w_noise, lr, t):
+    def step_fn(w_noise):
         with tf.GradientTape() as tape:
             tape.watch(noise_vars)
             w = w_opt + w_noise
@@ -174,13 +184,7 @@ def project(G, target: np.ndarray, cfg: ProjectorConfig = ProjectorConfig(), dis
             dist = tf.reduce_sum(distance(img, target_t))
             reg = noise_regularization(noise_vars) if noise_vars else tf.constant(0.0)
             loss = dist + cfg.regularize_noise_weight * reg
-        grads = tape.gradient(loss, params)
-        for p, g, m, v in zip(params, grads, adam_m, adam_v):
-            m.assign(beta1 * m + (1 - beta1) * g)
-            v.assign(beta2 * v + (1 - beta2) * tf.square(g))
-            m_hat = m / (1 - tf.pow(beta1, t))
-            v_hat = v / (1 - tf.pow(beta2, t))
-            p.assign_sub(lr * m_hat / (tf.sqrt(v_hat) + eps))
+        opt.apply_gradients(zip(tape.gradient(loss, params), params))
         for n in noise_vars:  # renormalize to zero mean, unit variance
             centered = n - tf.reduce_mean(n)
             n.assign(centered * tf.math.rsqrt(tf.reduce_mean(tf.square(centered))))
@@ -191,9 +195,8 @@ def project(G, target: np.ndarray, cfg: ProjectorConfig = ProjectorConfig(), dis
         for step in range(cfg.steps):
             strength = latent_noise_strength(step, cfg, w_std)
             w_noise = rng.randn(num_ws, G.w_dim).astype(np.float32) * strength
-            lr = learning_rate_schedule(step, cfg)
-            loss, dist = step_fn(tf.constant(w_noise), tf.constant(lr, tf.float32),
-                                 tf.constant(step + 1, tf.float32))
+            opt.learning_rate = learning_rate_schedule(step, cfg)   # assigns the optimizer's variable
+            loss, dist = step_fn(tf.constant(w_noise))
             losses.append(float(loss))
             distances.append(float(dist))
             if record_w:

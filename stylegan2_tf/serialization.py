@@ -7,6 +7,10 @@ Layout of a snapshot file (a zip written by numpy.savez, readable with `np.load(
   `<net>/<variable>`  float32 arrays, e.g. `G_ema/synthesis/8x8/Conv0_up/weight`, `D/4x4/Dense0/bias`.
 Variable names are the official StyleGAN2 scopes (see docs/networks.md); layouts are this project's (NHWC const
 [4, 4, C], noise buffers [H, W]). Files are written atomically (temporary file, then os.replace).
+
+`load_network` is the one loader of network files: it picks the format by the file's first bytes among the registered
+ones (snapshots here; `stylegan2_tf.official_pickle` registers the official pickles — it imports this module, never
+the reverse, so imports run one way).
 """
 from __future__ import annotations
 
@@ -14,11 +18,12 @@ import json
 import os
 import zipfile
 from dataclasses import dataclass, field
-from typing import Dict, Mapping, Optional
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
 from stylegan2_tf.atomic_io import atomic_write as _atomic_write
+from stylegan2_tf.networks.weights_util import copy_weights, update_ema  # noqa: F401  (update_ema: public here)
 
 SNAPSHOT_FORMAT = "stylegan2_tf.snapshot"
 SNAPSHOT_VERSION = 1
@@ -94,29 +99,10 @@ def build_network(class_name: str, config: dict, **overrides):
 
 
 def clone_network(net, **overrides):
-    """A new network with the same config (plus overrides) and a copy of every variable value."""
+    """A new network with the same config (plus overrides such as impl=...) and a copy of every variable value."""
     clone = build_network(network_class_name(net), net.get_config(), **overrides)
-    assign_values(clone, network_values(net))
+    copy_weights(net, clone)
     return clone
-
-
-def update_ema(G_ema, G, beta: float) -> None:
-    """G_ema <- moving average of G (official `setup_as_moving_average_of`): for every stable name, trainable
-    variables become lerp(G, G_ema, beta) = G + (G_ema - G) * beta; non-trainable ones (w_avg, noise buffers) are
-    copied. Both networks must have the same variable names and shapes."""
-    src, dst = G.named_variables(), G_ema.named_variables()
-    if src.keys() != dst.keys():
-        raise ValueError("update_ema: G and G_ema have different variables "
-                         f"(only in G: {sorted(set(src) - set(dst))[:5]}, only in G_ema: {sorted(set(dst) - set(src))[:5]})")
-    trainable = {id(v) for v in G.trainable_weights}
-    for name, v in dst.items():
-        s = src[name]
-        if id(s) in trainable:
-            v.assign(s + (v - s) * beta)
-        else:
-            v.assign(s)
-
-
 
 
 def save_network(path: str, G=None, D=None, G_ema=None, metadata: Optional[dict] = None) -> str:
@@ -146,20 +132,6 @@ def save_network(path: str, G=None, D=None, G_ema=None, metadata: Optional[dict]
     arrays[HEADER_KEY] = np.frombuffer(header_bytes, dtype=np.uint8)
     _atomic_write(path, lambda f: np.savez(f, **arrays))
     return path
-
-
-def _file_kind(path: str) -> str:
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"network file not found: {path}")
-    if os.path.isdir(path):
-        raise ValueError(f"{path} is a directory; pass the snapshot file (.npz) or an official .pkl")
-    with open(path, "rb") as f:
-        magic = f.read(4)
-    if magic.startswith(b"PK"):
-        return "npz"
-    if magic[:1] == b"\x80":
-        return "pickle"
-    raise ValueError(f"{path} is neither a stylegan2_tf snapshot (.npz) nor a pickle (official .pkl)")
 
 
 def load_snapshot(path: str, impl: Optional[str] = None, fused_modconv=None) -> NetworkSnapshot:
@@ -200,15 +172,56 @@ def load_snapshot(path: str, impl: Optional[str] = None, fused_modconv=None) -> 
     return out
 
 
+# -- one loader for every network file format, chosen by the file's content ------------------------------------------
+ZIP_MAGIC = b"PK\x03\x04"      # numpy.savez writes a zip archive
+PICKLE_MAGIC = b"\x80"          # pickle protocol >= 2 (the official pickles are protocol 4)
+
+
+@dataclass(frozen=True)
+class NetworkFormat:
+    """A format `load_network` reads: files starting with `magic` go to `load(path, impl=..., fused_modconv=...)`."""
+    description: str
+    magic: bytes
+    load: Callable[..., NetworkSnapshot]
+
+
+_FORMATS: List[NetworkFormat] = []
+
+
+def register_format(description: str, magic: bytes, load: Callable[..., NetworkSnapshot]) -> None:
+    """Adds a format to `load_network` (modules above this one register theirs, e.g. `official_pickle`, so this
+    module never imports them). Registering the same magic again replaces the entry."""
+    if not magic:
+        raise ValueError("a network format needs a non-empty magic prefix")
+    _FORMATS[:] = [f for f in _FORMATS if f.magic != magic]
+    _FORMATS.append(NetworkFormat(description, bytes(magic), load))
+
+
+def network_formats() -> Tuple[NetworkFormat, ...]:
+    return tuple(_FORMATS)
+
+
 def load_network(path: str, impl: Optional[str] = None, fused_modconv=None) -> NetworkSnapshot:
-    """Loads a stylegan2_tf snapshot (.npz) or an official NVIDIA StyleGAN2 / StyleGAN2-ADA TensorFlow pickle.
+    """Loads a network file of any registered format, recognised by its first bytes (not its name): a stylegan2_tf
+    snapshot (zip, usually .npz) or an official NVIDIA StyleGAN2 / StyleGAN2-ADA TensorFlow pickle (usually .pkl).
 
     Returns a NetworkSnapshot with `.G`, `.D`, `.G_ema` (Keras models; None where absent) and `.metadata`.
-    Official pickles are read with a restricted unpickler (no code from the file runs).
+    Official pickles are read with a restricted unpickler (no code from the file runs). impl/fused_modconv override
+    the runtime choices of the networks built.
     """
     path = os.fspath(path)
-    kind = _file_kind(path)
-    if kind == "npz":
-        return load_snapshot(path, impl=impl, fused_modconv=fused_modconv)
-    from stylegan2_tf.official_pickle import import_official_pickle
-    return import_official_pickle(path, impl=impl, fused_modconv=fused_modconv)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"network file not found: {path}")
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a directory; pass a network file (a .npz snapshot or an official .pkl)")
+    with open(path, "rb") as f:
+        head = f.read(max((len(fmt.magic) for fmt in _FORMATS), default=0))
+    for fmt in _FORMATS:
+        if head.startswith(fmt.magic):
+            return fmt.load(path, impl=impl, fused_modconv=fused_modconv)
+    accepted = "; ".join(f"{fmt.description} (starts with {fmt.magic!r})" for fmt in _FORMATS)
+    raise ValueError(f"{path} is not a network file this package reads (it starts with {head!r}); "
+                     f"accepted formats: {accepted}")
+
+
+register_format("stylegan2_tf snapshot (.npz, a zip archive)", ZIP_MAGIC, load_snapshot)

@@ -11,7 +11,7 @@ import tensorflow as tf  # noqa: E402
 
 from stylegan2_tf.networks import (Discriminator, EqualizedConv2D, EqualizedDense, Generator,  # noqa: E402
                                    MappingNetwork, ModulatedConv2D, SynthesisLayer, ToRGB, minibatch_stddev,
-                                   mix_styles, nf)
+                                   mix_styles, nf, style_mixing_cutoff)
 from stylegan2_tf.ops import custom_ops_available  # noqa: E402
 from stylegan2_tf.serialization import (clone_network, load_network, network_values, save_network,  # noqa: E402
                                         update_ema)
@@ -241,6 +241,18 @@ def test_style_mixing_switches_at_crossover():
     np.testing.assert_array_equal(ws.numpy(), ws1.numpy())
 
 
+def test_style_mixing_cutoff_is_stateless():
+    """Same seed, same crossover; P(no mixing) = 1 - prob; a mixing draw is uniform in [1, num_ws)."""
+    def draws(prob):
+        return np.array([int(style_mixing_cutoff(6, prob, tf.constant([7, s]))) for s in range(300)])
+    d = draws(0.5)
+    np.testing.assert_array_equal(d, draws(0.5))
+    counts = np.bincount(d, minlength=7)
+    assert counts[0] == 0 and np.all(counts[1:6] > 0)
+    assert abs(counts[6] - 150) <= 3 * np.sqrt(300 * 0.25)     # binomial 3-sigma
+    assert np.all(draws(0.0) == 6) and np.all(draws(1.0) < 6)
+
+
 def test_training_gradients_on_cpu():
     G = Generator(**TINY_G)
     D = Discriminator(**TINY_D)
@@ -384,7 +396,7 @@ def test_snapshot_round_trip_and_errors(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_network(str(tmp_path / "missing.npz"))
     (tmp_path / "junk.bin").write_bytes(b"hello world")
-    with pytest.raises(ValueError, match="neither"):
+    with pytest.raises(ValueError, match="junk.bin is not a network file this package reads"):
         load_network(str(tmp_path / "junk.bin"))
     np.savez(tmp_path / "other.npz", a=np.zeros(2))
     with pytest.raises(ValueError, match="not a stylegan2_tf snapshot"):
@@ -424,3 +436,11 @@ def test_update_ema():
         else:
             np.testing.assert_array_equal(after[name], src[name])
     np.testing.assert_array_equal(after["dlatent_avg"], np.full(8, 3.0))
+    with pytest.raises(ValueError, match="models differ"):
+        update_ema(Generator(**dict(TINY_G, fmap_max=8)), G, 0.9)
+    # One implementation behind the public name, serialization and the training import point.
+    import stylegan2_tf
+    from stylegan2_tf.networks import weights_util
+    from stylegan2_tf.training import ema
+    assert stylegan2_tf.update_ema is update_ema is weights_util.update_ema
+    assert ema.update_ema is weights_util.update_ema_pairs and ema.copy_weights is weights_util.copy_weights

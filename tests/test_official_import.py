@@ -156,6 +156,30 @@ def test_not_a_network_pickle(tmp_path):
         load_network(str(tmp_path / "nope.pkl"))
 
 
+def test_load_network_goes_by_content_not_extension(tmp_path):
+    """A snapshot named .pkl and an official pickle named .npz load; anything else is a clear error naming the file
+    and the accepted formats."""
+    import stylegan2_tf
+    from stylegan2_tf import serialization
+    data, nets = make_official_pickle(seed=13)
+    from_pkl = load_network(_write(tmp_path, data, "official.npz"))                 # a pickle named .npz
+    assert from_pkl.metadata["source_format"] == "official_tf_pickle"
+    snap = save_network(str(tmp_path / "snap.npz"), G_ema=from_pkl.G_ema, metadata={"kimg": 3})
+    os.replace(snap, tmp_path / "snap.pkl")                                          # a snapshot named .pkl
+    from_npz = stylegan2_tf.load_network(str(tmp_path / "snap.pkl"))
+    assert from_npz.metadata == {"kimg": 3} and from_npz.G is None
+    va, vb = network_values(from_pkl.G_ema), network_values(from_npz.G_ema)
+    assert va.keys() == vb.keys() and all(np.array_equal(va[k], vb[k]) for k in va)
+    assert stylegan2_tf.load_network is serialization.load_network
+    for name, content in (("garbage.pkl", b"GIF89a not a network"), ("empty.npz", b""), ("zip.pkl", b"PK\x05\x06")):
+        with pytest.raises(ValueError) as err:
+            load_network(_write(tmp_path, content, name))
+        msg = str(err.value)
+        assert name in msg and "stylegan2_tf snapshot" in msg and "official NVIDIA StyleGAN2" in msg, msg
+    with pytest.raises(ValueError, match="is a directory"):
+        load_network(str(tmp_path))
+
+
 @pytest.mark.parametrize("label_size,group", [(0, None), (3, 2)])
 def test_stylegan2_ada_pickle_matches_official_definition(tmp_path, label_size, group):
     data, nets = make_official_pickle(seed=12, resolution=8, label_size=label_size, variant="ada",

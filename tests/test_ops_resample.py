@@ -81,3 +81,105 @@ def test_bad_arguments():
         ops.upsample_conv2d(x, w, f, up=0)
     with pytest.raises(ValueError, match="rank 4"):
         ops.conv_downsample2d(x[0], w, f)
+
+
+# --- conv2d_resample (what the layers call) against plain TensorFlow ------------------------------------------------
+def _fir_plain(x, taps, gain):
+    """Depthwise VALID correlation with the separable, normalized 2-D filter outer(taps, taps) * gain (plain TF)."""
+    t = np.asarray(taps, np.float64)
+    k2 = np.outer(t, t) / np.sum(t) ** 2 * gain
+    c = x.shape[-1]
+    kern = tf.constant(np.tile(k2[:, :, None, None], [1, 1, c, 1]), x.dtype)
+    return tf.nn.depthwise_conv2d(x, kern, [1, 1, 1, 1], "VALID")
+
+
+def _upsample_then_conv(x, w, taps=(1, 3, 3, 1)):
+    """Official upsample_conv_2d: zero-insert 2x, pad once, FIR (gain 4), VALID conv — built from plain TF ops."""
+    n, h, wd, c = x.shape
+    k, fw = w.shape[0], len(taps)
+    z = tf.reshape(tf.stack([x, tf.zeros_like(x)], axis=3), [n, h, 2 * wd, c])          # x at even columns
+    z = tf.reshape(tf.stack([z, tf.zeros_like(z)], axis=2), [n, 2 * h, 2 * wd, c])      # x at even rows
+    p = (fw - 2) + (k - 1)
+    p0, p1 = (p + 1) // 2 + 1, p // 2                                                   # (fw+1)//2 + k//2 etc.
+    z = tf.pad(z, [[0, 0], [p0, p1], [p0, p1], [0, 0]])
+    return tf.nn.conv2d(_fir_plain(z, taps, 4.0), w, 1, "VALID")
+
+
+def _conv_then_downsample(x, w, taps=(1, 3, 3, 1)):
+    """Official conv_downsample_2d: pad once, VALID conv, FIR, keep every second pixel — plain TF ops."""
+    k, fw = w.shape[0], len(taps)
+    p = (fw - 2) + (k - 1)
+    z = tf.pad(x, [[0, 0], [(p + 1) // 2, p // 2], [(p + 1) // 2, p // 2], [0, 0]])
+    return _fir_plain(tf.nn.conv2d(z, w, 1, "VALID"), taps, 1.0)[:, ::2, ::2]
+
+
+def _value_and_grads(fn, x, w, cot):
+    xv, wv = tf.constant(x), tf.constant(w)
+    with tf.GradientTape() as tape:
+        tape.watch([xv, wv])
+        y = fn(xv, wv)
+        loss = tf.reduce_sum(y * cot)
+    return [y.numpy()] + [g.numpy() for g in tape.gradient(loss, [xv, wv])]
+
+
+@pytest.mark.parametrize("impl", ["ref", "custom"])
+@pytest.mark.parametrize("mode", ["up", "down", "none"])
+@pytest.mark.parametrize("k", [1, 3])
+def test_conv2d_resample_equals_plain_tf(impl, mode, k, request):
+    if impl == "custom":
+        request.getfixturevalue("needs_custom_ops")
+    x, w = _data(k, cin=3, cout=4, h=6, w=6)
+    f = ops.setup_filter([1, 3, 3, 1])
+    up, down = (2, 1) if mode == "up" else (1, 2) if mode == "down" else (1, 1)
+    plain = {"up": _upsample_then_conv, "down": _conv_then_downsample,
+             "none": lambda a, b: tf.nn.conv2d(a, b, 1, "SAME")}[mode]
+    out_hw = {"up": 12, "down": 3, "none": 6}[mode]
+    cot = np.random.default_rng(1).standard_normal([2, out_hw, out_hw, 4])
+    got = _value_and_grads(lambda a, b: ops.conv2d_resample(a, b, f, up=up, down=down, impl=impl), x, w, cot)
+    expect = _value_and_grads(plain, x, w, cot)
+    assert got[0].shape == (2, out_hw, out_hw, 4)
+    for g, e in zip(got, expect):    # forward, d/dx, d/dw
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("impl", ["ref", "custom"])
+def test_grouped_upsample_equals_per_group_plain_tf(impl, request):
+    """The fused modulated conv's grouped 2x up: group g of x with its own weights, as an ungrouped upsample-conv.
+
+    Forward, plus gradients where TF can differentiate grouped convolutions (GPU; on CPU it cannot, which is why
+    training uses the non-fused modulated conv)."""
+    if impl == "custom":
+        request.getfixturevalue("needs_custom_ops")
+    r = np.random.default_rng(2)
+    groups, cin, cout = 3, 2, 4
+    x = r.standard_normal([1, 5, 5, groups * cin])
+    w = r.standard_normal([3, 3, cin, groups * cout])
+    f = ops.setup_filter([1, 3, 3, 1])
+    cot = r.standard_normal([1, 10, 10, groups * cout])
+
+    def grouped(a, b):
+        return ops.conv2d_resample(a, b, f, up=2, grouped=True, impl=impl)
+
+    def per_group(a, b):
+        return tf.concat([_upsample_then_conv(a[..., g * cin:(g + 1) * cin], b[..., g * cout:(g + 1) * cout])
+                          for g in range(groups)], axis=-1)
+    if tf.config.list_logical_devices("GPU"):
+        got, expect = _value_and_grads(grouped, x, w, cot), _value_and_grads(per_group, x, w, cot)
+    else:
+        got, expect = [grouped(x, w).numpy()], [per_group(x, w).numpy()]
+    assert got[0].shape == (1, 10, 10, groups * cout)
+    for g, e in zip(got, expect):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-10)
+
+
+def test_conv2d_resample_bad_arguments():
+    x, w = _data()
+    f = ops.setup_filter([1, 3, 3, 1])
+    with pytest.raises(ValueError, match="up=2 or down=2"):
+        ops.conv2d_resample(x, w, f, up=2, down=2)
+    with pytest.raises(ValueError, match="up=2 or down=2"):
+        ops.conv2d_resample(x, w, f, up=4)
+    with pytest.raises(ValueError, match="FIR filter"):
+        ops.conv2d_resample(x, w, None, down=2)
+    with pytest.raises(ValueError, match="not down=2"):
+        ops.conv2d_resample(x, w, f, down=2, grouped=True)

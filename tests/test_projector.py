@@ -114,6 +114,44 @@ def test_schedules():
     assert P.latent_noise_strength(750, cfg, 2.0) == 0.0
 
 
+def test_optimizer_steps_equal_numpy_tf1_adam():
+    """make_optimizer with per-step learning rates follows TF1 AdamOptimizer (the official projector's) exactly:
+    lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t), p -= lr_t * m / (sqrt(v) + eps). Gradients near eps make the
+    placement of eps visible (the bias-corrected m_hat / (sqrt(v_hat) + eps) form moves those far less)."""
+    cfg = P.ProjectorConfig(steps=8, lr_rampup_length=0.25)
+    opt = P.make_optimizer()
+    var = tf.Variable(np.zeros(4), dtype=tf.float64)
+    opt.build([var])
+    r = np.random.RandomState(0)
+    p, m, v = np.zeros(4), np.zeros(4), np.zeros(4)
+    for step in range(cfg.steps):
+        g = r.randn(4) * np.array([1.0, 1e-3, 2e-8, 1e-9])
+        lr = P.learning_rate_schedule(step, cfg)
+        opt.learning_rate = lr
+        lr = float(np.float32(lr))                          # Keras keeps the learning rate in a float32 variable
+        opt.apply_gradients([(tf.constant(g), var)])
+        t = step + 1
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        # The bias corrections use the betas rounded to float32 (Keras casts the python floats through float32).
+        b1, b2 = float(np.float32(0.9)), float(np.float32(0.999))
+        p = p - lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t) * m / (np.sqrt(v) + 1e-8)
+        np.testing.assert_allclose(var.numpy(), p, rtol=1e-9, atol=1e-16)
+    assert np.all(var.numpy() != 0)
+
+
+def test_first_projection_step_is_lr_times_sign():
+    """Adam's first step moves every parameter by lr * g / (|g| + eps / sqrt(1 - beta2)) = lr * sign(g) for g >> eps:
+    the projected w after one step (no ramp-up, lr 0.1 at step 0) is w_avg +- 0.1 in every component."""
+    G = _tiny_generator()
+    target = np.zeros([16, 16, 3], np.float32)
+    cfg = P.ProjectorConfig(steps=1, w_avg_samples=200, lr_rampup_length=0.0)
+    assert P.learning_rate_schedule(0, cfg) == pytest.approx(0.1)
+    result = P.project(G, target, cfg, record_w=True)
+    w_avg = P.compute_w_stats(G, cfg.w_avg_samples, cfg.seed)[0]
+    np.testing.assert_allclose(np.abs(result.w_history[0][0] - w_avg), 0.1, rtol=1e-4)
+
+
 def _write_snapshot(tmp_path, channels=3):
     from stylegan2_tf.serialization import save_network
     G = _tiny_generator(channels)

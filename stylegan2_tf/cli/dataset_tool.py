@@ -55,7 +55,7 @@ def _cmd_info(args):
     if ds.label_dim:
         print('label counts: ' + ', '.join(f'{i}:{c}' for i, c in enumerate(counts)))
     out = args.grid or os.path.join(os.getcwd(), f'{ds.name}-grid.png')
-    save_image_grid(np.stack(grid), out)
+    save_image_grid(out, np.stack(grid))
     print(f'sample grid: {out}')
 
 

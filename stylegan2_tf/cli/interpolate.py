@@ -10,7 +10,6 @@ spread evenly over the path. w of a seed = mapping(np.random.RandomState(seed).r
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import sys
 
@@ -48,7 +47,7 @@ def path_weights(num_points: int, frames: int, loop: bool) -> list:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from stylegan2_tf.cli_utils import atomic_write_bytes, class_label, parse_seeds, seed_to_z, to_pil, to_uint8
+    from stylegan2_tf.cli_utils import class_label, parse_seeds, save_gif, seed_to_z, to_uint8
     from stylegan2_tf.cli_utils import load_generator
     try:
         seeds = parse_seeds(args.seeds)
@@ -72,11 +71,8 @@ def main(argv=None) -> int:
     frames = []
     for start in range(0, len(ws_path), args.batch):
         img = to_uint8(G.synthesis(ws_path[start:start + args.batch], noise_mode=args.noise_mode).numpy())
-        frames.extend(to_pil(im) for im in img)
-    buf = io.BytesIO()
-    frames[0].save(buf, format="GIF", save_all=True, append_images=frames[1:], duration=int(round(1000 / args.fps)),
-                   loop=0)
-    atomic_write_bytes(args.out, buf.getvalue())
+        frames.extend(img)
+    save_gif(args.out, frames, duration_ms=int(round(1000 / args.fps)))
     print(f"{args.out}: {len(frames)} frames")
     return 0
 

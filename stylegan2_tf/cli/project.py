@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def project_one(G, target, outdir, args, distance, distance_name) -> dict:
     from stylegan2_tf import projector
-    from stylegan2_tf.cli_utils import save_png, to_pil, to_uint8
+    from stylegan2_tf.cli_utils import save_gif, save_png, to_uint8
     os.makedirs(outdir, exist_ok=True)
     cfg = projector.ProjectorConfig(steps=args.steps, seed=args.seed, w_plus=args.w_plus,
                                     w_avg_samples=args.w_avg_samples)
@@ -52,8 +52,8 @@ def project_one(G, target, outdir, args, distance, distance_name) -> dict:
         frames = []
         for step in sorted(set(range(0, cfg.steps, max(1, args.video_every))) | {cfg.steps - 1}):
             img = projector.render_projected(G, result.w_history[step], result.noise)
-            frames.append(to_pil(to_uint8(np.concatenate([target, img], axis=1)[None])[0]))
-        frames[0].save(os.path.join(outdir, "proj.gif"), save_all=True, append_images=frames[1:], duration=50, loop=0)
+            frames.append(to_uint8(np.concatenate([target, img], axis=1)))
+        save_gif(os.path.join(outdir, "proj.gif"), frames, duration_ms=50)
     stats = {"final_loss": result.losses[-1], f"final_{distance_name}": result.distances[-1],
              "psnr_db": projector.psnr(result.image, target)}
     print(" ".join(f"{k}={v:.6g}" for k, v in stats.items()), flush=True)

@@ -19,12 +19,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from typing import Iterable, List, Optional, Tuple
 
 import numpy as np
 
+from stylegan2_tf.atomic_io import atomic_directory, atomic_write_text
 from stylegan2_tf.data.sources import DatasetError, is_power_of_two
 
 MANIFEST_NAME = 'manifest.json'
@@ -72,13 +71,8 @@ def write_tfrecord_dataset(dest: str,
             raise DatasetError(f'{dest}: exists and is not a directory')
         if os.listdir(dest) and not overwrite:
             raise DatasetError(f'{dest}: directory exists and is not empty (pass --overwrite to replace it)')
-    parent = os.path.dirname(dest)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix='.' + os.path.basename(dest) + '.tmp-', dir=parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; a dataset should be readable like any directory.
-    try:
+    # An existing (empty, or --overwrite) dest is replaced in one rename.
+    with atomic_directory(dest, replace=True) as tmp:
         image_bytes = resolution * resolution * num_channels
         per_shard = max(1, int(shard_mb * 2**20) // image_bytes)
         shards: List[dict] = []
@@ -131,18 +125,8 @@ def write_tfrecord_dataset(dest: str,
             'shards': shards,
             'extra': extra or {},
         }
-        with open(os.path.join(tmp, MANIFEST_NAME), 'w') as f:
-            json.dump(manifest, f, indent=2)
-        if os.path.exists(dest):
-            old = dest + '.old-' + os.path.basename(tmp)
-            os.rename(dest, old)
-            os.rename(tmp, dest)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        # 0644 like the shards: a dataset is read by whoever trains on it.
+        atomic_write_text(os.path.join(tmp, MANIFEST_NAME), json.dumps(manifest, indent=2), file_mode=0o644)
     return manifest
 
 

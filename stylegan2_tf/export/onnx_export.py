@@ -14,6 +14,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from stylegan2_tf.atomic_io import atomic_write_bytes
 from stylegan2_tf.export import savedmodel
 
 DEFAULT_OPSET = 17
@@ -70,8 +71,7 @@ def _convert(tf2onnx, fn, opset: int, path: str) -> None:
         node.output[:] = [rename.get(n, n) for n in node.output]
     for v in list(model_proto.graph.input) + list(model_proto.graph.output):
         v.name = rename.get(v.name, v.name)
-    with open(path, "wb") as f:
-        f.write(model_proto.SerializeToString())
+    atomic_write_bytes(path, model_proto.SerializeToString(), file_mode=0o644)  # a server must be able to read it
 
 
 def verify_onnx(path: str, fn, z_dim: int, c_dim: int, truncation_psi: float, num: int = 3,

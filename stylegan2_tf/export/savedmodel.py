@@ -17,15 +17,13 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
-import tempfile
 from typing import Iterator, List, Optional
 
 import numpy as np
 import tensorflow as tf
 
 from stylegan2_tf.export import graph_check, mt19937
-from stylegan2_tf.atomic_io import atomic_write_text
+from stylegan2_tf.atomic_io import atomic_directory, atomic_write_text
 
 NOISE_MODES = ("const", "random", "none")
 SIGNATURES = ("serving_default", "from_seeds", "mapping", "synthesis")
@@ -33,7 +31,10 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 def to_uint8(images: tf.Tensor) -> tf.Tensor:
-    """Raw generator output (about [-1, 1]) -> uint8, exactly as tools/generate.py: clip(x*127.5+128, 0, 255)."""
+    """Raw generator output (about [-1, 1]) -> uint8: clip(x*127.5+128, 0, 255).
+
+    The TF-graph twin of `stylegan2_tf.data.images.to_uint8` (which the tools use to write PNGs): it has to be a TF
+    op inside the SavedModel; tests/test_images.py checks that both give the same bytes."""
     return tf.cast(tf.clip_by_value(images * 127.5 + 128.0, 0.0, 255.0), tf.uint8)
 
 
@@ -156,48 +157,19 @@ def check_name_version(name: str, version: int) -> int:
     return version
 
 
-def _fsync_tree(path: str) -> None:
-    """Flushes every file and directory under path to disk, so the rename publishes complete data."""
-    for root, dirs, files in os.walk(path):
-        for name in files:
-            with open(os.path.join(root, name), "rb") as f:
-                os.fsync(f.fileno())
-        fd = os.open(root, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 @contextlib.contextmanager
 def atomic_version_dir(out_dir: str, name: str, version: int) -> Iterator[str]:
     """Yields a hidden temporary directory `out_dir/name/.tmp-<version>-XXXX` to write a version into; on success it
-    is renamed to `out_dir/name/<version>` (one rename: a server polling `out_dir/name/` sees the whole version or
-    none; TF Serving ignores non-numeric entries). On any error the temporary directory is removed. A killed process
-    leaves only the hidden temporary directory behind.
+    is renamed to `out_dir/name/<version>` (`atomic_io.atomic_directory`: a server polling `out_dir/name/` sees the
+    whole version or none; TF Serving ignores non-numeric entries). Existing versions are never replaced.
     """
     version = check_name_version(name, version)
-    model_dir = os.path.join(os.path.abspath(out_dir), name)
-    final = os.path.join(model_dir, str(version))
+    final = os.path.join(os.path.abspath(out_dir), name, str(version))
     if os.path.exists(final):
         raise FileExistsError(f"{final} already exists; TF Serving versions are immutable, pick a new --version")
-    os.makedirs(model_dir, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=model_dir)
-    try:
-        os.chmod(tmp, 0o755)   # mkdtemp makes it 0700; a server running as another user must read the version
+    # 0755: a server running as another user must be able to read the version.
+    with atomic_directory(final, replace=False, mode=0o755) as tmp:
         yield tmp
-        _fsync_tree(tmp)
-        if os.path.exists(final):
-            raise FileExistsError(f"{final} appeared while exporting; not overwriting it")
-        os.rename(tmp, final)
-        fd = os.open(model_dir, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def list_versions(model_dir: str) -> List[int]:

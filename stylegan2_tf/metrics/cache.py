@@ -17,7 +17,7 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
-from .weights import atomic_write_bytes
+from stylegan2_tf.atomic_io import atomic_write_bytes
 
 __all__ = ["StatsCache", "cache_key", "default_cache_dir"]
 

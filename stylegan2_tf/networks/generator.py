@@ -12,14 +12,26 @@ from stylegan2_tf.networks.synthesis import SynthesisNetwork
 
 
 def mix_styles(ws: tf.Tensor, ws2: tf.Tensor, cutoff) -> tf.Tensor:
-    """Style mixing: layers < cutoff take ws, layers >= cutoff take ws2. ws, ws2 [N, num_ws, w_dim]; cutoff scalar
-    or [N] (per sample)."""
+    """Style-mixing crossover: layers < cutoff take ws, layers >= cutoff take ws2.
+
+    ws, ws2: [N, num_ws, w_dim]; cutoff: int scalar (whole batch) or [N] (per sample); num_ws means no mixing.
+    Returns [N, num_ws, w_dim]. The single crossover of the package (training, Generator.call, tools).
+    """
     num_ws = tf.shape(ws)[1]
     cutoff = tf.cast(cutoff, tf.int32)
     if cutoff.shape.rank == 0:
         cutoff = tf.fill([tf.shape(ws)[0]], cutoff)
     take_first = tf.range(num_ws)[tf.newaxis, :] < cutoff[:, tf.newaxis]      # [N, num_ws]
     return tf.where(take_first[:, :, tf.newaxis], ws, ws2)
+
+
+def style_mixing_cutoff(num_ws, prob, seed) -> tf.Tensor:
+    """The official regularizer's random crossover, drawn statelessly from ``seed`` [2]: with probability ``prob``
+    a layer uniform in [1, num_ws), else num_ws (no mixing). One draw (int32 scalar) for the whole batch."""
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 2)
+    u = tf.random.stateless_uniform([], seed=seeds[0])
+    cut = tf.random.stateless_uniform([], minval=1, maxval=num_ws, dtype=tf.int32, seed=seeds[1])
+    return tf.where(u < prob, cut, tf.cast(num_ws, tf.int32))
 
 
 @keras.saving.register_keras_serializable(package="stylegan2_tf")
@@ -90,9 +102,9 @@ class Generator(keras.Model):
             z = as_float32(z)
             ws2 = self.mapping(tf.random.normal(tf.shape(z)), c, truncation_psi=truncation_psi,
                                truncation_cutoff=truncation_cutoff, training=training, update_w_avg=False)
-            cutoff = tf.where(tf.random.uniform([]) < style_mixing_prob,
-                              tf.random.uniform([], 1, self.num_ws, dtype=tf.int32), self.num_ws)
-            ws = mix_styles(ws, ws2, cutoff)
+            # A seed from the global (stateful) generator, so tf.random.set_seed makes calls reproducible.
+            seed = tf.random.uniform([2], 0, 2 ** 31 - 1, dtype=tf.int32)
+            ws = mix_styles(ws, ws2, style_mixing_cutoff(self.num_ws, style_mixing_prob, seed))
         img = self.synthesis(ws, noise_mode=noise_mode, fused_modconv=fused_modconv, training=training)
         return (img, ws) if return_ws else img
 

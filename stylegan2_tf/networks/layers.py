@@ -16,11 +16,10 @@ import numpy as np
 import tensorflow as tf
 
 from stylegan2_tf.networks.channels import check_resample_kernel
-from stylegan2_tf.ops import bias_act, conv_downsample2d, setup_filter, upfirdn2d, upsample_conv2d
+from stylegan2_tf.ops import bias_act, conv2d_resample, setup_filter
 
 IMPLS = ("auto", "ref", "custom")
 FUSED_MODES = ("auto", True, False)
-_UNIT_FILTER = np.ones([1], np.float32)
 
 
 def as_float32(x) -> tf.Tensor:
@@ -147,7 +146,7 @@ class EqualizedConv2D(keras.layers.Layer):
     def call(self, x):
         x = as_float32(x)
         w = self.weight * self.weight_coef
-        x = conv2d_resample(x, w, up=self.up, down=self.down, f=self.filter, impl=self.impl)
+        x = conv2d_resample(x, w, self.filter, up=2 if self.up else 1, down=2 if self.down else 1, impl=self.impl)
         if self.bias is None and self.activation == "linear" and self.conv_clamp is None:
             return x
         return bias_act(x, self.bias, act=self.activation, clamp=self.conv_clamp, impl=self.impl)
@@ -158,37 +157,6 @@ class EqualizedConv2D(keras.layers.Layer):
                       resample_kernel=self.resample_kernel, activation=self.activation, use_bias=self.use_bias,
                       conv_clamp=self.conv_clamp, impl=self.impl)
         return config
-
-
-def conv2d_resample(x: tf.Tensor, w: tf.Tensor, *, up: bool = False, down: bool = False, f=None,
-                    impl: str = "auto") -> tf.Tensor:
-    """NHWC conv with w [k, k, Cin_per_group, Cout] ('SAME' size), optionally fused with FIR up/down-sampling.
-
-    When x has more channels than w expects, the conv is grouped (used by the fused modulated conv).
-    """
-    if up:
-        if x.shape[-1] != w.shape[2]:
-            return _grouped_upsample_conv2d(x, w, f, impl=impl)
-        return upsample_conv2d(x, w, f, up=2, impl=impl)
-    if down:
-        return conv_downsample2d(x, w, f, down=2, impl=impl)
-    return tf.nn.conv2d(x, w, strides=1, padding="SAME")
-
-
-def _grouped_upsample_conv2d(x: tf.Tensor, w: tf.Tensor, f, impl: str = "auto") -> tf.Tensor:
-    """The official fused 2x "upsample + conv" for a grouped conv (x channels = groups * w in-channels).
-
-    A stride-2 transposed conv equals zero insertion followed by a full-size correlation with w, so we zero-insert
-    (upfirdn2d with a unit filter), pad by k-1, run one grouped VALID conv, then FIR-filter exactly as the
-    ungrouped `upsample_conv2d` does (padding once, gain 4). tf.nn.conv2d_transpose has no groups.
-    """
-    k = int(w.shape[0])
-    z = upfirdn2d(x, _UNIT_FILTER, up=2, padding=[k - 1, k - 2, k - 1, k - 2], impl=impl)
-    y = tf.nn.conv2d(z, w, strides=1, padding="VALID")       # [N, 2H + k - 2, 2W + k - 2, Cout_total]
-    fw = int(f.shape[0])
-    p = (fw - 2) - (k - 1)
-    p0, p1 = (p + 1) // 2 + 1, p // 2 + 1
-    return upfirdn2d(y, f, padding=[p0, p1, p0, p1], gain=4, impl=impl)
 
 
 class ModulatedConv2D(keras.layers.Layer):
@@ -259,15 +227,13 @@ class ModulatedConv2D(keras.layers.Layer):
             # Fold the batch into channels: sample b's channels become group b of one grouped conv.
             xg = tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [1, h, wd, -1])
             wg = tf.reshape(tf.transpose(ww, [1, 2, 3, 0, 4]), [k, k, self.in_channels, -1])
-            if self.up:  # [1, H', W', N*Cout]; the batch may be unknown in a graph, so always take the grouped path
-                y = _grouped_upsample_conv2d(xg, wg, self.filter, impl=self.impl)
-            else:
-                y = tf.nn.conv2d(xg, wg, strides=1, padding="SAME")
+            # [1, H', W', N*Cout]; the batch may be unknown in a graph, so always take the grouped path.
+            y = conv2d_resample(xg, wg, self.filter, up=2 if self.up else 1, grouped=True, impl=self.impl)
             ho, wo = tf.shape(y)[1], tf.shape(y)[2]
             y = tf.reshape(y, [ho, wo, n, self.filters])
             return tf.transpose(y, [2, 0, 1, 3])
         x = x * s[:, tf.newaxis, tf.newaxis, :]
-        y = conv2d_resample(x, weight, up=self.up, f=self.filter, impl=self.impl)
+        y = conv2d_resample(x, weight, self.filter, up=2 if self.up else 1, impl=self.impl)
         if d is not None:
             y = y * d[:, tf.newaxis, tf.newaxis, :]
         return y

@@ -1,6 +1,7 @@
 """Convolution fused with FIR up/downsampling, as the StyleGAN2 networks use it.
 
-Both keep the structure of the official layers, so imported weights produce the same numbers:
+`conv2d_resample` is the entry point the layers call (plain, 2x up, 2x down, and the grouped 2x up of the fused
+modulated conv). The fused forms keep the structure of the official layers, so imported weights give the same numbers:
   * `upsample_conv2d`: a stride-`up` transposed convolution followed by an FIR filter — equal to `upsample2d`
     followed by a convolution, with all padding applied once at the beginning.
   * `conv_downsample2d`: an FIR filter followed by a stride-`down` VALID convolution — equal to a convolution
@@ -9,9 +10,12 @@ Weights are [kh, kw, in, out] in the orientation of `tf.nn.conv2d` (cross-correl
 """
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 
 from stylegan2_tf.ops.upfirdn2d import _parse_padding, filter_size, upfirdn2d
+
+_UNIT_FILTER = np.ones([1], np.float32)
 
 
 def _check(x: tf.Tensor, w: tf.Tensor, data_format: str) -> None:
@@ -26,6 +30,18 @@ def _check(x: tf.Tensor, w: tf.Tensor, data_format: str) -> None:
         raise ValueError(f"only square kernels are supported, got {w.shape[0]}x{w.shape[1]}")
 
 
+def _prepare(x, w, f, factor, what: str, padding, data_format: str):
+    """Shared argument handling: checks, NCHW -> NHWC. Returns (x NHWC, w, k, filter width, padding x0 x1 y0 y1)."""
+    x = tf.convert_to_tensor(x)
+    w = tf.convert_to_tensor(w, dtype=x.dtype)
+    _check(x, w, data_format)
+    if int(factor) != factor or factor < 1:
+        raise ValueError(f"{what} must be an integer >= 1, got {factor}")
+    if data_format == "NCHW":
+        x = tf.transpose(x, [0, 2, 3, 1])
+    return x, w, w.shape[0], filter_size(f)[0], _parse_padding(padding)
+
+
 def upsample_conv2d(x, w, f, up: int = 2, padding=0, flip_filter: bool = False, data_format: str = "NHWC",
                     impl: str = "auto") -> tf.Tensor:
     """Upsamples by `up` with FIR filter `f` and convolves with `w`: [N,H,W,Cin] -> [N,H*up,W*up,Cout].
@@ -37,17 +53,7 @@ def upsample_conv2d(x, w, f, up: int = 2, padding=0, flip_filter: bool = False, 
         up: integer factor >= 1.
         padding: extra padding [x0, x1, y0, y1] (int or pair accepted), relative to the upsampled image.
     """
-    x = tf.convert_to_tensor(x)
-    w = tf.convert_to_tensor(w, dtype=x.dtype)
-    _check(x, w, data_format)
-    if int(up) != up or up < 1:
-        raise ValueError(f"up must be an integer >= 1, got {up}")
-    if data_format == "NCHW":
-        y = upsample_conv2d(tf.transpose(x, [0, 2, 3, 1]), w, f, up, padding, flip_filter, "NHWC", impl)
-        return tf.transpose(y, [0, 3, 1, 2])
-    k = w.shape[0]
-    fw, _ = filter_size(f)
-    px0, px1, py0, py1 = _parse_padding(padding)
+    x, w, k, fw, (px0, px1, py0, py1) = _prepare(x, w, f, up, "up", padding, data_format)
     shape = tf.shape(x)
     n, h, wd = shape[0], shape[1], shape[2]
     # conv2d_transpose scatters each input sample with the kernel as given (a true convolution of the zero-inserted
@@ -59,25 +65,64 @@ def upsample_conv2d(x, w, f, up: int = 2, padding=0, flip_filter: bool = False, 
         y = tf.ensure_shape(y, [None, (x.shape[1] - 1) * up + k, (x.shape[2] - 1) * up + k, w.shape[3]])
     p = (fw - up) - (k - 1)
     p0, p1 = (p + 1) // 2 + up - 1, p // 2 + 1
-    return upfirdn2d(y, f, padding=[p0 + px0, p1 + px1, p0 + py0, p1 + py1], flip_filter=flip_filter,
-                     gain=up * up, impl=impl)
+    y = upfirdn2d(y, f, padding=[p0 + px0, p1 + px1, p0 + py0, p1 + py1], flip_filter=flip_filter,
+                  gain=up * up, impl=impl)
+    return y if data_format == "NHWC" else tf.transpose(y, [0, 3, 1, 2])
 
 
 def conv_downsample2d(x, w, f, down: int = 2, padding=0, flip_filter: bool = False, data_format: str = "NHWC",
                       impl: str = "auto") -> tf.Tensor:
     """FIR-filters with `f`, then convolves with `w` at stride `down`: [N,H,W,Cin] -> [N,H/down,W/down,Cout]."""
-    x = tf.convert_to_tensor(x)
-    w = tf.convert_to_tensor(w, dtype=x.dtype)
-    _check(x, w, data_format)
-    if int(down) != down or down < 1:
-        raise ValueError(f"down must be an integer >= 1, got {down}")
-    if data_format == "NCHW":
-        y = conv_downsample2d(tf.transpose(x, [0, 2, 3, 1]), w, f, down, padding, flip_filter, "NHWC", impl)
-        return tf.transpose(y, [0, 3, 1, 2])
-    k = w.shape[0]
-    fw, _ = filter_size(f)
-    px0, px1, py0, py1 = _parse_padding(padding)
+    x, w, k, fw, (px0, px1, py0, py1) = _prepare(x, w, f, down, "down", padding, data_format)
     p = (fw - down) + (k - 1)
     p0, p1 = (p + 1) // 2, p // 2
     x = upfirdn2d(x, f, padding=[p0 + px0, p1 + px1, p0 + py0, p1 + py1], flip_filter=flip_filter, impl=impl)
-    return tf.nn.conv2d(x, w, strides=down, padding="VALID")
+    y = tf.nn.conv2d(x, w, strides=down, padding="VALID")
+    return y if data_format == "NHWC" else tf.transpose(y, [0, 3, 1, 2])
+
+
+def grouped_upsample_conv2d(x, w, f, impl: str = "auto") -> tf.Tensor:
+    """`upsample_conv2d` (up=2, NHWC) for a grouped conv: x [N, H, W, G*Cin], w [k, k, Cin, G*Cout].
+
+    tf.nn.conv2d_transpose has no groups; a stride-2 transposed conv equals zero insertion followed by a full-size
+    correlation with w, so: zero-insert (upfirdn2d with a unit filter), pad by k-1, one grouped VALID conv, then
+    FIR-filter exactly as `upsample_conv2d` does (padding once, gain 4).
+    """
+    x = tf.convert_to_tensor(x)
+    w = tf.convert_to_tensor(w, dtype=x.dtype)
+    if x.shape.rank != 4 or w.shape.rank != 4 or w.shape[0] != w.shape[1]:
+        raise ValueError(f"expected x of rank 4 and a square w [k, k, in, out], got {x.shape} and {w.shape}")
+    k = int(w.shape[0])
+    z = upfirdn2d(x, _UNIT_FILTER, up=2, padding=[k - 1, k - 2, k - 1, k - 2], impl=impl)
+    y = tf.nn.conv2d(z, w, strides=1, padding="VALID")       # [N, 2H + k - 2, 2W + k - 2, G*Cout]
+    fw, _ = filter_size(f)
+    p = (fw - 2) - (k - 1)
+    p0, p1 = (p + 1) // 2 + 1, p // 2 + 1
+    return upfirdn2d(y, f, padding=[p0, p1, p0, p1], gain=4, impl=impl)
+
+
+def conv2d_resample(x, w, f=None, up: int = 1, down: int = 1, grouped: bool = False,
+                    impl: str = "auto") -> tf.Tensor:
+    """NHWC convolution with w [k, k, Cin, Cout] keeping the size ('SAME'), optionally fused with 2x FIR resampling.
+
+    Args:
+        x: [N, H, W, Cin] (grouped: [N, H, W, G*Cin]).
+        w: [k, k, Cin, Cout] (grouped: [k, k, Cin, G*Cout]), tf.nn.conv2d orientation, odd square k.
+        f: FIR filter (see `setup_filter`); needed for up/down.
+        up, down: 1 or 2 (not both 2). Output [N, H*up/down, W*up/down, Cout].
+        grouped: x may hold G groups of w's input channels (the fused modulated conv folds the batch into groups).
+    """
+    if up not in (1, 2) or down not in (1, 2) or (up == 2 and down == 2):
+        raise ValueError(f"conv2d_resample supports up=2 or down=2 (or neither), got up={up}, down={down}")
+    if (up != 1 or down != 1) and f is None:
+        raise ValueError("conv2d_resample needs a FIR filter f to resample")
+    if up == 2:
+        if grouped:
+            return grouped_upsample_conv2d(x, w, f, impl=impl)
+        return upsample_conv2d(x, w, f, up=2, impl=impl)
+    if down == 2:
+        if grouped:
+            raise ValueError("grouped conv2d_resample supports up=2 or no resampling, not down=2")
+        return conv_downsample2d(x, w, f, down=2, impl=impl)
+    x = tf.convert_to_tensor(x)
+    return tf.nn.conv2d(x, tf.convert_to_tensor(w, dtype=x.dtype), strides=1, padding="SAME")

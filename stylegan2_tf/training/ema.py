@@ -1,46 +1,13 @@
-"""Exponential moving average of the generator weights (G_ema, "Gs" in the official code)."""
+"""Exponential moving average of the generator weights (G_ema, "Gs" in the official code).
+
+The import point of the training code; the implementation is `stylegan2_tf.networks.weights_util`. Note that
+`update_ema` here is the pair-list form `update_ema(pairs, beta)` (pairs from `paired_variables(G, G_ema)`, built
+once per run), while `stylegan2_tf.update_ema(G_ema, G, beta)` is the network form.
+"""
 
 from __future__ import annotations
 
-from typing import List, Tuple
+from stylegan2_tf.networks.weights_util import copy_weights, paired_variables
+from stylegan2_tf.networks.weights_util import update_ema_pairs as update_ema
 
-import tensorflow as tf
-
-
-def paired_variables(src, dst) -> List[Tuple[tf.Variable, tf.Variable, bool]]:
-    """(src_var, dst_var, trainable) for two models of the same architecture, in creation order.
-
-    Raises ValueError if the variable lists do not match in number, path or shape.
-    """
-    s, d = list(src.weights), list(dst.weights)
-    if len(s) != len(d):
-        raise ValueError(f'models differ: {len(s)} vs {len(d)} variables')
-    trainable = {id(v) for v in src.trainable_weights}
-    out = []
-    for a, b in zip(s, d):
-        pa = a.name.split('/')[-1].split(':')[0]
-        pb = b.name.split('/')[-1].split(':')[0]
-        if tuple(a.shape) != tuple(b.shape) or pa != pb:
-            raise ValueError(f'models differ: {pa} {tuple(a.shape)} vs {pb} {tuple(b.shape)}')
-        out.append((a, b, id(a) in trainable))
-    return out
-
-
-def update_ema(pairs, beta) -> None:
-    """ema <- w + (ema - w) * beta for trainable weights; buffers (w_avg, noise constants) are copied.
-
-    pairs: output of :func:`paired_variables` (src = G, dst = G_ema); beta: scalar (python or tensor).
-    """
-    beta = tf.cast(beta, tf.float32)
-    for w, ema, trainable in pairs:
-        w_val = tf.convert_to_tensor(w)
-        if trainable:
-            ema.assign(w_val + (tf.convert_to_tensor(ema) - w_val) * tf.cast(beta, w_val.dtype))
-        else:
-            ema.assign(w_val)
-
-
-def copy_weights(src, dst) -> None:
-    """dst <- src for every variable (used to initialise G_ema = G)."""
-    for a, b, _ in paired_variables(src, dst):
-        b.assign(tf.convert_to_tensor(a))
+__all__ = ["copy_weights", "paired_variables", "update_ema"]

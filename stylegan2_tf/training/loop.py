@@ -402,7 +402,7 @@ class Trainer:
         if chief and log:
             cols, rows = self._grid[:2]
             real_grid = make_grid(reals, (rows, cols))
-            save_png(real_grid, os.path.join(self.outdir, 'reals.png'))
+            save_png(os.path.join(self.outdir, 'reals.png'), real_grid)
             if restored is None:
                 lg.image('reals', real_grid, 0)
         lg.print(f'{"resumed from " + restored if restored else "starting fresh"}: step {int(self.step.numpy())}, '
@@ -410,7 +410,7 @@ class Trainer:
                  f'{self.num_workers} worker(s), batch {cfg.batch}')
         if restored is None and chief and log:
             g = self.generate_grid()
-            save_png(g, os.path.join(self.outdir, 'fakes_init.png'))
+            save_png(os.path.join(self.outdir, 'fakes_init.png'), g)
         it = self.make_iterator()
         total_nimg = int(cfg.total_kimg * 1000)
         tick_nimg = int(cfg.kimg_per_tick * 1000)
@@ -453,7 +453,7 @@ class Trainer:
                 kimg_i = nimg // 1000
                 if log:
                     g = self.generate_grid()
-                    save_png(g, os.path.join(self.outdir, f'fakes{kimg_i:06d}.png'))
+                    save_png(os.path.join(self.outdir, f'fakes{kimg_i:06d}.png'), g)
                     if cfg.image_summaries:
                         lg.image('fakes', g, nimg)
                 if self.save_snapshot is not None:

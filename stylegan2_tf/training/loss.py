@@ -16,6 +16,8 @@ from typing import Callable, Optional, Tuple
 
 import tensorflow as tf
 
+from stylegan2_tf.networks.generator import mix_styles, style_mixing_cutoff
+
 
 def g_nonsaturating_loss(fake_logits: tf.Tensor) -> tf.Tensor:
     """softplus(-D(G(z))) per sample. fake_logits [N, 1] -> [N]."""
@@ -82,14 +84,9 @@ def path_length_penalty(lengths: tf.Tensor, pl_mean: tf.Tensor) -> tf.Tensor:
 def style_mix(ws: tf.Tensor, ws2: tf.Tensor, prob: float, seed) -> tf.Tensor:
     """With probability ``prob`` take ws2 from a random crossover layer in [1, num_ws) on (one draw per batch).
 
-    ws, ws2: [N, num_ws, w_dim]; seed: stateless seed [2].
+    ws, ws2: [N, num_ws, w_dim]; seed: stateless seed [2]. Delegates to the networks' crossover.
     """
-    num_ws = ws.shape[1] if ws.shape[1] is not None else tf.shape(ws)[1]
     if prob <= 0:
         return ws
-    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 2)
-    u = tf.random.stateless_uniform([], seed=seeds[0])
-    cut = tf.random.stateless_uniform([], minval=1, maxval=num_ws, dtype=tf.int32, seed=seeds[1])
-    cutoff = tf.where(u < prob, cut, num_ws)
-    take_first = tf.range(num_ws)[tf.newaxis, :, tf.newaxis] < cutoff
-    return tf.where(take_first, ws, ws2)
+    num_ws = ws.shape[1] if ws.shape[1] is not None else tf.shape(ws)[1]
+    return mix_styles(ws, ws2, style_mixing_cutoff(num_ws, prob, seed))
