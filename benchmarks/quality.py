@@ -20,6 +20,7 @@ img/s is the median of the ticks' ``Timing/img_per_sec`` after the first tick (w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import glob
 import json
 import os
@@ -102,7 +103,8 @@ def evaluate(outdir: str, metrics, num_gen, cache_dir) -> dict:
             G = load_network(snap).G_ema
             opts = metric_main.MetricOptions(G=G, networks=networks, num_gen=num_gen, cache=cache, progress=False)
             result = metric_main.calc_metric(m, opts)
-            metric_main.report_metric(result, run_dir=outdir, snapshot_pkl=os.path.basename(snap), kimg=kimg)
+            with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the JSON
+                metric_main.report_metric(result, run_dir=outdir, snapshot_pkl=os.path.basename(snap), kimg=kimg)
             done.setdefault(kimg, {}).update(result['results'])
     return done
 
