@@ -33,3 +33,28 @@ def test_train_step_benchmark_rejects_unknown_names():
     assert p.returncode != 0 and "unknown config 'f1024'" in p.stderr
     p = _run(['--configs', 'demo', '--impls', 'cuda'])
     assert p.returncode != 0 and "unknown impl 'cuda'" in p.stderr
+
+
+def test_quality_benchmark_trains_evaluates_and_prints_json(tmp_path):
+    # Two seeds of a tiny Fashion-MNIST run, a snapshot every 16 images, FD/KID from 100 generated images.
+    bench = os.path.join(ROOT, 'benchmarks', 'quality.py')
+    tiny = ['--z_dim=8', '--w_dim=8', '--mapping_layers=1', '--fmap_base=32', '--fmap_max=8', '--batch=8',
+            '--kimg_per_tick=0.016', '--grid=2x2', '--impl=ref']
+    args = [sys.executable, bench, '--kimg', '0.032', '--eval-kimg', '0.016', '--seeds', '0,1', '--num-gen', '100',
+            '--outdir', str(tmp_path / 'q'), '--cache-dir', str(tmp_path / 'cache')]
+    args += [f'--train-arg={a}' for a in tiny]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='-1')
+    p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = json.loads(p.stdout)
+    assert [r['seed'] for r in out['runs']] == [0, 1]
+    for run in out['runs']:
+        assert run['img_per_sec'] > 0 and run['train_wall_sec'] > 0
+        # Snapshots at 0 kimg (floor of 16 images) and at the end; every one evaluated with both metrics.
+        assert len(run['curve']) >= 1
+        for point in run['curve']:
+            assert point['fd_fmnist10k'] > 0 and 'kid_fmnist10k' in point
+    row = out['spread'][-1]
+    assert row['fd_fmnist10k_min'] <= row['fd_fmnist10k_mean'] <= row['fd_fmnist10k_max']
+    # The two seeds trained different networks.
+    assert out['runs'][0]['curve'][-1]['fd_fmnist10k'] != out['runs'][1]['curve'][-1]['fd_fmnist10k']
