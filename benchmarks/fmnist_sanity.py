@@ -88,12 +88,9 @@ class ImageSetScorer:
 
 
 def load_test_images(data_dir: str) -> np.ndarray:
+    """The 10,000 test images, zero-padded to uint8 [N, 32, 32, 1] as the training data."""
     from stylegan2_tf.data import sources
-    pairs = [p for p in sources.find_idx_pairs(data_dir) if os.path.basename(p[0]).startswith('t10k-')]
-    if not pairs:
-        raise SystemExit(f'error: {data_dir} has no t10k-images-idx3-ubyte[.gz]')
-    x = sources.read_idx(pairs[0][0])
-    return np.ascontiguousarray(np.pad(x, ((0, 0), (2, 2), (2, 2)))[..., None])
+    return sources.load_idx_dataset(data_dir, pad_to=32, splits=('t10k',))[0]
 
 
 def main(argv=None) -> int:

@@ -97,10 +97,9 @@ def evaluate(outdir: str, metrics, num_gen, cache_dir) -> dict:
                     done.setdefault(kimg, {})[key] = v
     for snap in sorted(glob.glob(os.path.join(outdir, 'network-snapshot-*.npz'))):
         kimg = float(re.search(r'network-snapshot-(\d+)', snap).group(1))
-        for m in metrics:
-            if m in done.get(kimg, {}):
-                continue
-            G = load_network(snap).G_ema
+        todo = [m for m in metrics if m not in done.get(kimg, {})]
+        G = load_network(snap).G_ema if todo else None
+        for m in todo:
             opts = metric_main.MetricOptions(G=G, networks=networks, num_gen=num_gen, cache=cache, progress=False)
             result = metric_main.calc_metric(m, opts)
             with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the JSON

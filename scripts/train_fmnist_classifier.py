@@ -23,19 +23,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def load_split(directory: str, split: str):
-    import numpy as np
-    from stylegan2_tf.data.sources import read_idx
-    x = y = None
-    for ext in ("", ".gz"):
-        p = os.path.join(directory, f"{split}-images-idx3-ubyte{ext}")
-        q = os.path.join(directory, f"{split}-labels-idx1-ubyte{ext}")
-        if os.path.isfile(p) and os.path.isfile(q):
-            x, y = read_idx(p), read_idx(q)
-            break
-    if x is None:
-        raise SystemExit(f"error: {directory} has no {split}-images-idx3-ubyte[.gz] / {split}-labels-idx1-ubyte[.gz]")
-    x = np.pad(x, ((0, 0), (2, 2), (2, 2)))[..., None]
-    return np.ascontiguousarray(x), y.astype(np.int64)
+    """(uint8 [N, 32, 32, 1] zero-padded images, int64 labels [N]) of one split ('train' or 't10k')."""
+    from stylegan2_tf.data.sources import DatasetError, load_idx_dataset
+    try:
+        return load_idx_dataset(directory, pad_to=32, splits=(split,))
+    except DatasetError as e:
+        raise SystemExit(f"error: {e}") from None
 
 
 def accuracy(model, x, y, batch: int = 1000) -> float:

@@ -224,17 +224,34 @@ def read_idx(path: str) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
 
 
+def idx_shape(path: str) -> Tuple[int, ...]:
+    """The shape an IDX file's header declares (optionally gzip-compressed); reads only the header."""
+    try:
+        with open(path, 'rb') as f:
+            compressed = f.read(2) == b'\x1f\x8b'
+        with (gzip.open(path, 'rb') if compressed else open(path, 'rb')) as f:
+            magic = f.read(4)
+            if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_DTYPES:
+                raise DatasetError(f'{path}: not an IDX file (bad magic number)')
+            dims = f.read(4 * magic[3])
+    except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
+        raise DatasetError(f'{path}: cannot read ({e})') from None
+    if len(dims) != 4 * magic[3]:
+        raise DatasetError(f'{path}: truncated IDX header')
+    return struct.unpack('>' + 'I' * magic[3], dims)
+
+
 FASHION_MNIST_CLASSES = ('T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat',
                          'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot')
 
 
-def find_idx_pairs(directory: str) -> List[Tuple[str, str]]:
-    """(images, labels) IDX file pairs in ``directory``: train first, then t10k.
+def find_idx_pairs(directory: str, splits: Sequence[str] = ('train', 't10k')) -> List[Tuple[str, str]]:
+    """(images, labels) IDX file pairs in ``directory`` for ``splits``, in that order (default: train, then t10k).
 
-    Looks for ``{train,t10k}-images-idx3-ubyte[.gz]`` with matching ``-labels-idx1-ubyte[.gz]``.
+    Looks for ``{split}-images-idx3-ubyte[.gz]`` with matching ``-labels-idx1-ubyte[.gz]``.
     """
     pairs = []
-    for split in ('train', 't10k'):
+    for split in splits:
         img = lab = None
         for ext in ('', '.gz'):
             p = os.path.join(directory, f'{split}-images-idx3-ubyte{ext}')
@@ -254,16 +271,17 @@ def is_idx_dir(path: str) -> bool:
     return os.path.isdir(path) and bool(find_idx_pairs(path))
 
 
-def load_idx_dataset(directory: str, pad_to: Optional[int] = 32) -> Tuple[np.ndarray, np.ndarray]:
-    """Load all IDX image/label pairs in ``directory``.
+def load_idx_dataset(directory: str, pad_to: Optional[int] = 32,
+                     splits: Sequence[str] = ('train', 't10k')) -> Tuple[np.ndarray, np.ndarray]:
+    """Load the IDX image/label pairs of ``splits`` in ``directory`` (default: all of them).
 
     Returns (images uint8 [N, R, R, 1], labels int64 [N]); 28x28 images are zero-padded to
     ``pad_to`` (centered: 2 pixels on each side for 32) so that the size is a power of two.
     """
-    pairs = find_idx_pairs(directory)
+    pairs = find_idx_pairs(directory, splits)
     if not pairs:
-        raise DatasetError(f'{directory}: no IDX files found (expected train-images-idx3-ubyte[.gz] '
-                           'and train-labels-idx1-ubyte[.gz]; install them with '
+        raise DatasetError(f'{directory}: no IDX files found (expected {splits[0]}-images-idx3-ubyte[.gz] '
+                           f'and {splits[0]}-labels-idx1-ubyte[.gz]; install them with '
                            '`apt-get install dataset-fashion-mnist`)')
     images, labels = [], []
     for img_path, lab_path in pairs:

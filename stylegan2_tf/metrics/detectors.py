@@ -8,13 +8,14 @@ GPUs (one shard per device; eager ops on different GPUs run concurrently).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from typing import Callable, Dict, List, Optional
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from stylegan2_tf.data.tfrecords import file_sha256
 
 __all__ = ["FeatureNetworks", "Detector", "FMNISTDetector", "WeightsNotFoundError", "ENV_VARS", "tile_grayscale"]
 
@@ -46,11 +47,7 @@ def tile_grayscale(images: np.ndarray) -> np.ndarray:
 
 
 def _file_identity(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return "sha256:" + h.hexdigest()[:16]
+    return "sha256:" + file_sha256(path)[:16]
 
 
 def _split_over_devices(fn: Callable[[tf.Tensor], tf.Tensor], images: np.ndarray,

@@ -17,12 +17,13 @@ Architecture (NHWC, input uint8 [N, 32, 32, 1] = 28x28 zero-padded by 2 pixels, 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from typing import Dict, Optional
 
 import numpy as np
+
+from stylegan2_tf.data.tfrecords import file_sha256  # noqa: F401  (public here too)
 
 __all__ = ["FEATURE_DIM", "RESOLUTION", "default_weights_path", "build_classifier", "load_classifier",
            "save_classifier_weights", "file_sha256", "preprocess", "FMNISTFeatures", "reference_info"]
@@ -44,14 +45,6 @@ def reference_info() -> Dict:
     """The shipped weights' record: sha256, test accuracy, training settings."""
     with open(os.path.join(_DATA_DIR, INFO_NAME), encoding="utf-8") as f:
         return json.load(f)
-
-
-def file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def preprocess(images_u8):

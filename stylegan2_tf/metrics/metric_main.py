@@ -190,12 +190,14 @@ def generate_uint8_images(opts: MetricOptions, num: int, seed: int):
         done += n
 
 
-def generator_features(opts: MetricOptions, detector_name: str, num: int, capture_all: bool):
+def generator_features(opts: MetricOptions, detector_name: str, num: int, capture_all: bool, images=None):
+    """Features (or their statistics) of ``num`` generated images; ``images``: the uint8 batches to use
+    (default: :func:`generate_uint8_images` from ``opts.seed``)."""
     det = opts.networks.detector(detector_name)
     acc = _Accumulator(capture_all)
     prog = _Progress(opts, f"generated images ({det.name})", num)
     done = 0
-    for images in generate_uint8_images(opts, num, seed=opts.seed):
+    for images in (generate_uint8_images(opts, num, seed=opts.seed) if images is None else images):
         acc.add(det(images))
         done += images.shape[0]
         prog(done)
@@ -297,26 +299,27 @@ def fmnist_train_dir(opts: MetricOptions) -> str:
 def _fmnist_train_pair(directory: str):
     """(images, labels) paths of the training split in ``directory``, or None."""
     from stylegan2_tf.data import sources
-    if not os.path.isdir(directory):
-        return None
-    pairs = [p for p in sources.find_idx_pairs(directory) if os.path.basename(p[0]).startswith("train-")]
+    pairs = sources.find_idx_pairs(directory, splits=("train",)) if os.path.isdir(directory) else []
     return pairs[0] if pairs else None
 
 
+@functools.lru_cache(maxsize=2)
 def fmnist_train_dataset(directory: str):
-    """The Fashion-MNIST training split (60,000 images zero-padded to 32x32x1) as an ImageDataset."""
-    import hashlib
+    """The Fashion-MNIST training split (60,000 images zero-padded to 32x32x1) as an ImageDataset (read once per
+    directory and process: every evaluation of a run uses it)."""
     from stylegan2_tf.data import sources
     from stylegan2_tf.data.dataset import ArrayImageDataset
-    img_path, lab_path = _fmnist_train_pair(directory)
-    x = sources.read_idx(img_path)
-    if x.ndim != 3 or x.shape[1:] != (28, 28) or x.dtype != np.uint8:
-        raise ValueError(f"{img_path}: expected uint8 [N, 28, 28] Fashion-MNIST images, got {x.dtype} {x.shape}")
-    x = np.ascontiguousarray(np.pad(x, ((0, 0), (2, 2), (2, 2)))[..., None])
-    with open(img_path, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
-    return ArrayImageDataset(x, sources.read_idx(lab_path), label_dim=10, name="fashion-mnist-train",
-                             fingerprint_parts=["fmnist-train", digest])
+    from stylegan2_tf.data.tfrecords import file_sha256
+    pair = _fmnist_train_pair(directory)
+    if pair is None:
+        raise FileNotFoundError(f"{directory}: no train-images-idx3-ubyte[.gz] / train-labels-idx1-ubyte[.gz]")
+    img_path = pair[0]
+    shape = sources.idx_shape(img_path)  # load_idx_dataset would zero-pad any size up to 32x32
+    if shape[1:] != (28, 28):
+        raise ValueError(f"{img_path}: expected 28x28 Fashion-MNIST training images, got shape {shape}")
+    x, y = sources.load_idx_dataset(directory, pad_to=32, splits=("train",))
+    return ArrayImageDataset(x, y, label_dim=10, name="fashion-mnist-train",
+                             fingerprint_parts=["fmnist-train", file_sha256(img_path)])
 
 
 def _check_fmnist_generator(opts: MetricOptions, name: str) -> None:
@@ -368,17 +371,10 @@ def _fmnist_features(opts: MetricOptions, name: str, num_gen: int, capture_all: 
     real = dataset_features(ref_opts, "fmnist", None, capture_all=True)
     if not capture_all:
         real = feature_moments(real["features"])
-    det = opts.networks.detector("fmnist")
     num = _num_gen(opts, num_gen)
-    acc = _Accumulator(capture_all)
-    prog = _Progress(opts, f"generated images ({det.name})", num)
-    done = 0
     # 32x32x1 images: batches of 256 cost little memory and halve the per-call overhead of small networks.
-    for images in generate_seeded_uint8_images(opts, num, first_seed=opts.seed, min_batch=256):
-        acc.add(det(images))
-        done += images.shape[0]
-        prog(done)
-    return real, acc.result()
+    images = generate_seeded_uint8_images(opts, num, first_seed=opts.seed, min_batch=256)
+    return real, generator_features(opts, "fmnist", num, capture_all, images=images)
 
 
 def _fd_fmnist(opts: MetricOptions, name: str, num_gen: int) -> float:
