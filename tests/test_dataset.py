@@ -282,3 +282,87 @@ def test_tf_dataset_epochs_shards_and_resume(tmp_path, kind):
     assert 8 <= flips <= 32
     with pytest.raises(ValueError, match='shard'):
         ds.tf_dataset(4, num_shards=2, shard_index=2)
+
+
+def _numbered_tfrecords(dest, n=16, per_file=4):
+    """n 8x8x1 images in files of per_file records; image i has column 0 = i and the other columns 100 + i, so
+    x[:, 0, 0, 0] reads back which image came (mod 100) and whether it was x-flipped (>= 100)."""
+    from stylegan2_tf.data.tfrecords import write_tfrecord_dataset
+    x = np.empty((n, 8, 8, 1), np.uint8)
+    for i in range(n):
+        x[i] = 100 + i
+        x[i, :, 0] = i
+    write_tfrecord_dataset(dest, ((im, None) for im in x), 8, 1, shard_mb=per_file * 64 / 2**20)
+    assert len(read_manifest(dest)['shards']) == -(-n // per_file)
+    return dest
+
+
+def _ids(ds, batch, n_batches, **kw):
+    it = iter(ds.tf_dataset(batch, **kw))
+    return [next(it)[0].numpy()[:, 0, 0, 0].tolist() for _ in range(n_batches)]
+
+
+_GLOBAL_SEED_SCRIPT = r'''
+import json, sys
+import tensorflow as tf
+from stylegan2_tf.data import open_dataset
+path = sys.argv[1]
+
+def ids(ds, n_batches, **kw):
+    it = iter(ds.tf_dataset(8, seed=5, **kw))
+    return [next(it)[0].numpy()[:, 0, 0, 0].tolist() for _ in range(n_batches)]
+
+out = {}
+for global_seed in (None, 0, 123):  # None first: this process has not set a global seed yet
+    if global_seed is not None:
+        tf.random.set_seed(global_seed)
+    out[str(global_seed)] = dict(
+        stream=ids(open_dataset(path), 5), resumed=ids(open_dataset(path), 2, start_image=20),
+        mirrored=ids(open_dataset(path, mirror=True), 5), one_epoch=ids(open_dataset(path), 2, repeat=False))
+print(json.dumps(out))
+'''
+
+
+def test_tfrecord_shuffle_ignores_the_global_seed(tmp_path):
+    # tf.random.set_seed (tools/train.py calls it with --seed) used to crash the TFRecord pipeline
+    # (OperatorNotAllowedInGraphError from Dataset.shuffle's tensor seed); the order must not depend on it either.
+    import subprocess
+    path = _numbered_tfrecords(str(tmp_path / 'ds'))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='-1',
+               PYTHONPATH=os.pathsep.join([root] + [p for p in [os.environ.get('PYTHONPATH')] if p]))
+    p = subprocess.run([sys.executable, '-c', _GLOBAL_SEED_SCRIPT, path], env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = json.loads(p.stdout.strip().splitlines()[-1])
+    assert out['0'] == out['None'] and out['123'] == out['None']
+    s = out['None']
+    assert sorted(s['stream'][0] + s['stream'][1]) == list(range(16)) != s['stream'][0] + s['stream'][1]
+    assert sum(s['resumed'], []) == sum(s['stream'], [])[20:36]  # resumed 20 images in (mid-batch, epoch 1)
+    assert s['one_epoch'] == s['stream'][:2]
+    assert any(v >= 100 for b in s['mirrored'] for v in b) and any(v < 100 for b in s['mirrored'] for v in b)
+
+
+@pytest.mark.parametrize('block', [None, 5])  # None: one block per epoch; 5: several blocks and a short last one
+def test_tfrecord_shuffle_is_a_function_of_seed_and_epoch(tmp_path, monkeypatch, block):
+    from stylegan2_tf.data import dataset as dataset_mod
+    if block is not None:
+        monkeypatch.setattr(dataset_mod, '_SHUFFLE_BLOCK', block)
+    ds = open_dataset(_numbered_tfrecords(str(tmp_path / 'ds')))
+    # Batches of 4 over 16 images: batches 4e..4e+3 are epoch e.
+    a = _ids(ds, 4, 12, seed=3)
+    epochs = [sum(a[4 * e:4 * e + 4], []) for e in range(3)]
+    assert all(sorted(ep) == list(range(16)) for ep in epochs)
+    assert len({tuple(ep) for ep in epochs}) == 3 and tuple(range(16)) not in {tuple(ep) for ep in epochs}
+    assert _ids(ds, 4, 12, seed=3) == a
+    b = _ids(ds, 4, 12, seed=4)
+    assert all(sum(b[4 * e:4 * e + 4], []) != epochs[e] for e in range(3))
+    # Resume at any position (mid-batch, a block or an epoch boundary) continues the uninterrupted stream.
+    flat = sum(a, [])
+    for start in (1, 5, 10, 16, 23, 32):
+        resumed = sum(_ids(ds, 4, 3, seed=3, start_image=start), [])
+        assert resumed == flat[start:start + 12], start
+    # Two record-filtering shards (4 files do not split evenly over 3 workers): disjoint, covering every image.
+    shards = [sum(_ids(ds, n, 1, seed=3, num_shards=3, shard_index=k, repeat=False), [])
+              for k, n in enumerate((6, 5, 5))]
+    assert sorted(sum(shards, [])) == list(range(16))

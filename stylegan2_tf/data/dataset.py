@@ -27,6 +27,7 @@ from stylegan2_tf.data.sources import DatasetError
 from stylegan2_tf.data import tfrecords
 
 _FLIP_SALT = 0x5F11F
+_SHUFFLE_BLOCK = 20000  # TFRecord records permuted together (as many serialized images held in memory)
 
 
 class ImageDataset:
@@ -248,17 +249,26 @@ class TFRecordImageDataset(ImageDataset):
         if file_sharded:
             files = files[shard_index::num_shards]
         files_t = tf.constant(files)
-        epoch = tf.cast(epoch, tf.int64)
+        # Every random choice below is a stateless function of (seed, epoch): an epoch's order depends neither on
+        # TensorFlow's global seed (tf.random.set_seed) nor on what ran before, so tf_dataset(start_image=...)
+        # reproduces the stream of an uninterrupted run. (Dataset.shuffle would not do: its order depends on the
+        # global seed, and with the global seed set it rejects a tensor op seed.)
+        key = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
         if shuffle and len(files) > 1:
-            files_t = tf.random.experimental.stateless_shuffle(files_t, seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+            files_t = tf.random.experimental.stateless_shuffle(files_t, seed=key)
         ds = tf.data.Dataset.from_tensor_slices(files_t)
         ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8), block_length=16,
                            num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         if num_shards > 1 and not file_sharded:
             ds = ds.shard(num_shards, shard_index)
         if shuffle:
-            buf = min(self._shard_size(num_shards, shard_index), 20000)
-            ds = ds.shuffle(buf, seed=tf.constant(seed, tf.int64) * 1000003 + epoch, reshuffle_each_iteration=False)
+            # Records have no random access: permute them within consecutive blocks of the (file-shuffled,
+            # interleaved) stream, block i with the key folded with i. A shard of up to _SHUFFLE_BLOCK records is
+            # one block, i.e. a uniform permutation per epoch.
+            block = min(self._shard_size(num_shards, shard_index), _SHUFFLE_BLOCK)
+            ds = ds.batch(block).enumerate().map(
+                lambda i, records: tf.random.experimental.stateless_shuffle(
+                    records, seed=tf.random.experimental.stateless_fold_in(key, i))).unbatch()
         return ds
 
     def _decode_batch(self, elements):
