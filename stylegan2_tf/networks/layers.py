@@ -286,10 +286,14 @@ class SynthesisLayer(keras.layers.Layer):
         out["bias"] = self.bias
         return out
 
-    def call(self, x, w, noise_const=None, noise_mode="random", fused_modconv=None, training=False):
+    def call(self, x, w, noise_const=None, noise_mode="random", fused_modconv=None, training=False, noise=None):
+        """noise: optional [N, H', W', 1] used instead of a fresh draw when noise_mode='random' (the training loop
+        passes noise from stateless RNGs so that runs are reproducible and independent of the replica split)."""
         x = self.conv(x, w, fused_modconv=fused_modconv, training=training)
         if self.use_noise and noise_mode != "none":
-            if noise_mode == "random":
+            if noise_mode == "random" and noise is not None:
+                noise = tf.cast(noise, x.dtype)
+            elif noise_mode == "random":
                 shape = tf.shape(x)
                 noise = tf.random.normal([shape[0], shape[1], shape[2], 1])
             elif noise_mode == "const":

@@ -82,7 +82,10 @@ class MappingNetwork(keras.layers.Layer):
         for layer in self.dense:
             layer.build((None, in_features))
             in_features = layer.units
-        self.w_avg = self.add_weight(name="w_avg", shape=(self.w_dim,), initializer="zeros", trainable=False)
+        # MEAN aggregation: under a tf.distribute strategy every replica updates w_avg from its own batch and the
+        # replicas' results are averaged, which for equal replica batches is the update from the global batch.
+        self.w_avg = self.add_weight(name="w_avg", shape=(self.w_dim,), initializer="zeros", trainable=False,
+                                     aggregation="mean")
         super().build(input_shape)
 
     def named_variables(self) -> dict:

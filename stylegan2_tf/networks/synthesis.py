@@ -110,9 +110,24 @@ class SynthesisNetwork(keras.layers.Layer):
             out[f"noise{i}"] = var
         return out
 
-    def call(self, ws, noise_mode: str = "random", fused_modconv=None, training=False):
+    @property
+    def noise_shapes(self) -> list:
+        """[(H, W)] of the per-pixel noise of each conv layer, in order ([] without noise inputs)."""
+        if not self.use_noise:
+            return []
+        return [(noise_resolution(i), noise_resolution(i)) for i in range(self.num_conv_layers)]
+
+    def call(self, ws, noise_mode: str = "random", fused_modconv=None, training=False, noise_inputs=None):
+        """ws [N, num_ws, w_dim] -> images [N, R, R, C].
+
+        noise_inputs: with noise_mode='random', optionally one tensor [N, H, W, 1] per entry of `noise_shapes`
+        to use instead of fresh draws from TensorFlow's stateful RNG.
+        """
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        if noise_inputs is not None and len(noise_inputs) != len(self.noise_shapes):
+            raise ValueError(f"noise_inputs: expected {len(self.noise_shapes)} tensors (one per conv layer), "
+                             f"got {len(noise_inputs)}")
         ws = as_float32(ws)
         if ws.shape.rank != 3 or ws.shape[1] != self.num_ws or (ws.shape[2] is not None and ws.shape[2] != self.w_dim):
             raise ValueError(f"ws must have shape [N, {self.num_ws}, {self.w_dim}], got {ws.shape}")
@@ -120,7 +135,8 @@ class SynthesisNetwork(keras.layers.Layer):
 
         def conv(name, x, idx):
             noise = self.noise_const[idx] if self.use_noise else None
-            return self.blocks[name](x, ws[:, idx], noise_const=noise, noise_mode=noise_mode, **kw)
+            given = noise_inputs[idx] if noise_inputs is not None else None
+            return self.blocks[name](x, ws[:, idx], noise_const=noise, noise_mode=noise_mode, noise=given, **kw)
 
         x = tf.tile(self.const[tf.newaxis], [tf.shape(ws)[0], 1, 1, 1])
         x = conv("4x4/Conv", x, 0)
