@@ -87,6 +87,19 @@ class ImageDataset:
     def fingerprint(self) -> str:
         return hashlib.sha256(f'{self._raw_fingerprint()}|mirror={int(self.mirror)}'.encode()).hexdigest()
 
+    def class_labels(self) -> Optional[np.ndarray]:
+        """Every stored image's class, int64 [raw_num_images] in stored order; None if unlabelled.
+
+        The training loop draws the generator's labels from these, as stylegan2-ada does (mirroring duplicates
+        every image, so it does not change their distribution).
+        """
+        if self.label_dim == 0:
+            return None
+        return np.asarray(self._raw_class_labels(), np.int64)
+
+    def _raw_class_labels(self) -> np.ndarray:
+        return np.concatenate([y for _, y in self._iterate_raw(1024, None)])
+
     def _one_hot(self, labels: Optional[np.ndarray], n: int) -> np.ndarray:
         if self.label_dim == 0 or labels is None:
             return np.zeros([n, self.label_dim], np.float32)
@@ -220,6 +233,12 @@ class TFRecordImageDataset(ImageDataset):
         labels = ex['label'] if self.label_dim > 0 else tf.zeros([tf.shape(images)[0]], tf.int64)
         return images, labels
 
+    def _raw_class_labels(self):
+        import tensorflow as tf
+        spec = {'label': tf.io.FixedLenFeature([], tf.int64)}
+        ds = tf.data.TFRecordDataset(self.files).batch(4096).map(lambda x: tf.io.parse_example(x, spec)['label'])
+        return np.concatenate([b.numpy() for b in ds])
+
     def _iterate_raw(self, batch_size, max_images):
         import tensorflow as tf
         ds = tf.data.TFRecordDataset(self.files)
@@ -289,6 +308,9 @@ class _RandomAccessDataset(ImageDataset):
         for start in range(0, n, batch_size):
             idx = np.arange(start, min(start + batch_size, n))
             yield self._load(idx), (self._labels[idx] if self._labels is not None else None)
+
+    def _raw_class_labels(self):
+        return self._labels
 
     def _shard_size(self, num_shards, shard_index):
         return len(range(shard_index, self.raw_num_images, num_shards))
