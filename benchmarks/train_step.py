@@ -43,8 +43,9 @@ def bench(name, impl, steps, batch_override=None):
     import tensorflow as tf
     from stylegan2_tf.data import ArrayImageDataset
     from stylegan2_tf.networks import Discriminator, Generator
-    from stylegan2_tf.training.loop import Trainer, TrainConfig
-    from stylegan2_tf.training.logging import peak_memory
+    from stylegan2_tf.training.config import TrainConfig
+    from stylegan2_tf.training.trainer import Trainer
+    from stylegan2_tf.training.run_log import peak_memory
     c = CONFIGS[name]
     r, ch, batch = c['resolution'], c['channels'], batch_override or c['batch']
     rng = np.random.RandomState(0)

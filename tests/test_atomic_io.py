@@ -50,7 +50,7 @@ def test_atomic_directory_publish_replace_and_failure(tmp_path):
 _ALLOWED = {
     ("stylegan2_tf/atomic_io.py", None),
     ("stylegan2_tf/training/loop.py", None),
-    ("stylegan2_tf/training/logging.py", "open(mode='a')"),
+    ("stylegan2_tf/training/run_log.py", "open(mode='a')"),
     ("stylegan2_tf/data/tfrecords.py", "os.rename"),    # shard files renamed inside the unpublished temporary dir
 }
 

@@ -94,6 +94,47 @@ def test_train_cli_bad_input(tmp_path):
     assert not out.exists() or not os.listdir(out), os.listdir(out)
 
 
+def _grid_of(G, seed, cols, rows):
+    """The image grid a run with --seed/--grid starts from: G's images for z = RandomState(seed).randn, const noise."""
+    import tensorflow as tf
+    from stylegan2_tf.data.images import make_grid, to_uint8
+    z = np.random.RandomState(seed).randn(cols * rows, G.z_dim).astype(np.float32)
+    images = G.synthesis(G.mapping(tf.constant(z), None), noise_mode='const').numpy()
+    return make_grid(to_uint8(images), (rows, cols))
+
+
+def test_fine_tuning_from_a_snapshot_and_from_an_official_pickle(tmp_path):
+    """--resume FILE starts from the file's networks (fakes_init.png = its G_ema's images) and trains on."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from official_format import make_official_pickle
+    from stylegan2_tf.networks import Discriminator, Generator
+    from stylegan2_tf.serialization import load_network, save_network
+    data = str(tmp_path / 'imgs')
+    _folder(data)
+    snapshot = str(tmp_path / 'source.npz')
+    net = dict(img_resolution=8, img_channels=3, fmap_base=16, fmap_max=8)
+    G = Generator(z_dim=8, w_dim=8, mapping_layers=1, name='G', **net)
+    G_ema = Generator(z_dim=8, w_dim=8, mapping_layers=1, name='G_ema', **net)
+    D = Discriminator(mbstd_group_size=2, name='D', **net)
+    save_network(snapshot, G=G, D=D, G_ema=G_ema)
+    pickle_path = str(tmp_path / 'source.pkl')
+    with open(pickle_path, 'wb') as f:
+        f.write(make_official_pickle(seed=5, resolution=8)[0])
+    for name, source in (('snapshot', snapshot), ('pickle', pickle_path)):
+        out = str(tmp_path / f'ft-{name}')
+        p = _train(['--data', data, '--outdir', out, '--resume', source, '--total_kimg=0.008', '--kimg_per_tick=0.004',
+                    '--snap=1', '--batch=4', '--grid=2x2', '--seed=3', '--impl=ref'])
+        assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-5000:]
+        want = _grid_of(load_network(source, impl='ref').G_ema, 3, 2, 2)
+        got = np.asarray(PIL.Image.open(os.path.join(out, 'fakes_init.png')))
+        np.testing.assert_array_equal(got.reshape(want.shape), want, err_msg=name)
+        # It trained: the last snapshot's G differs from the source's.
+        src, tuned = load_network(source, impl='ref'), load_network(os.path.join(out, 'network-snapshot-000000.npz'))
+        diff = max(float(np.abs(a.numpy() - b.numpy()).max()) for a, b in zip(src.G.trainable_weights,
+                                                                               tuned.G.trainable_weights))
+        assert diff > 1e-5, name
+
+
 _PARSE_FLAGFILE = r'''
 import dataclasses, json, sys
 sys.argv = ['train.py']

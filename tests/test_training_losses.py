@@ -11,7 +11,12 @@ import tensorflow as tf  # noqa: E402
 from stylegan2_tf.training import ema as ema_lib  # noqa: E402
 from stylegan2_tf.training import loss as L  # noqa: E402
 from stylegan2_tf.training import schedule  # noqa: E402
-from stylegan2_tf.training.toy_networks import ToyGenerator  # noqa: E402
+from stylegan2_tf.networks import Generator  # noqa: E402
+
+
+def _tiny_G(name, **kw):
+    return Generator(z_dim=8, w_dim=8, img_resolution=8, img_channels=1, mapping_layers=2, fmap_base=32, fmap_max=8,
+                     name=name, **kw)
 
 
 def test_logistic_losses_match_numpy():
@@ -66,6 +71,17 @@ def test_path_length_matches_finite_difference_jvp():
     np.testing.assert_allclose(new_mean.numpy(), 0.5 + 0.01 * (expect.mean() - 0.5), rtol=1e-12)
     np.testing.assert_allclose(L.path_length_penalty(lengths, new_mean).numpy(),
                                (expect - new_mean.numpy()) ** 2, rtol=1e-6)
+    # The updated mean stays differentiable (both official codes): d/dL_j of mean_i (L_i - m)^2 with
+    # m = p + d (mean(L) - p) is 2/n (L_j - m) - 2d/n^2 sum_i (L_i - m).
+    p, d = 0.5, 0.3
+    lv = tf.Variable(expect)
+    with tf.GradientTape() as tape:
+        m = L.update_pl_mean(tf.constant(p, tf.float64), tf.reduce_mean(lv), d)
+        obj = tf.reduce_mean(L.path_length_penalty(lv, m))
+    n, mm = len(expect), p + d * (expect.mean() - p)
+    want = 2 / n * (expect - mm) - 2 * d / n ** 2 * np.sum(expect - mm)
+    np.testing.assert_allclose(tape.gradient(obj, lv).numpy(), want, rtol=1e-10)
+    assert np.abs(want - 2 / n * (expect - mm)).max() > 1e-3  # a detached mean would give a different gradient
     # The noise is N(0, 1) / sqrt(H * W).
     noise = L.path_length_noise([64, 16, 16, 3], tf.constant([1, 2])).numpy()
     assert abs(noise.std() * 16 - 1) < 0.01 and abs(noise.mean()) < 0.01 / 16
@@ -89,11 +105,25 @@ def test_style_mix_crossover():
     np.testing.assert_array_equal(L.style_mix(ws, ws2, 0.0, tf.constant([0, 0])).numpy(), 0)
 
 
+def test_phases_lazy_and_not_lazy():
+    P = schedule.Phase
+    lazy = schedule.make_phases(4, 2.0, 16, 10.0)
+    assert lazy == [P('Gmain', 'G', ('main',)), P('Greg', 'G', ('reg',), 4, 4), P('Dmain', 'D', ('main',)),
+                    P('Dreg', 'D', ('reg',), 16, 16)]
+    assert [s for s in range(33) if lazy[3].runs_at(s)] == [0, 16, 32]
+    assert [s for s in range(9) if lazy[1].runs_at(s)] == [0, 4, 8]
+    # Interval 1: the regularizer joins the main phase (TF1 lazy_regularization=False; configs A and B).
+    assert schedule.make_phases(1, 2.0, 1, 10.0) == [P('Gboth', 'G', ('main', 'reg')), P('Dboth', 'D', ('main', 'reg'))]
+    # Weight 0 drops the regularization phase (the Adam correction still applies: see the trainer tests).
+    assert [p.name for p in schedule.make_phases(4, 0.0, 16, 0.0)] == ['Gmain', 'Dmain']
+    assert [p.name for p in schedule.make_phases(1, 0.0, 1, 10.0)] == ['Gmain', 'Dboth']
+    with pytest.raises(ValueError, match='interval must be >= 1'):
+        schedule.make_phases(0, 2.0, 16, 10.0)
+    with pytest.raises(ValueError, match='terms'):
+        P('X', 'G', ('bogus',))
+
+
 def test_lazy_schedule_and_adam_correction():
-    assert [schedule.is_reg_step(s, 16) for s in range(33)] == [s % 16 == 0 for s in range(33)]
-    assert [schedule.is_reg_step(s, 4) for s in range(9)] == [True, False, False, False, True, False, False, False, True]
-    assert schedule.is_reg_step(5, None) and not schedule.is_reg_step(0, 0)
-    assert schedule.reg_weight_multiplier(16) == 16 and schedule.reg_weight_multiplier(1) == 1
     s = schedule.corrected_adam(0.002, (0.0, 0.99), 1e-8, 16)
     c = 16 / 17
     assert s.mb_ratio == pytest.approx(c, rel=1e-15)
@@ -124,8 +154,10 @@ def test_ema_beta_and_update():
     assert schedule.ema_beta(32, 10.0) ** (10000 / 32) == pytest.approx(0.5, rel=1e-12)
     assert schedule.ema_beta(32, 10.0, cur_nimg=1000, rampup=0.05) == pytest.approx(0.5 ** (32 / 50), rel=1e-15)
     assert schedule.ema_beta(32, 10.0, cur_nimg=10 ** 7, rampup=0.05) == pytest.approx(0.5 ** (32 / 10000))
-    G = ToyGenerator(name='G')
-    G_ema = ToyGenerator(name='G_ema')
+    G = _tiny_G('G')
+    G_ema = _tiny_G('G_ema')
+    for v in G.trainable_weights:  # make G and G_ema differ
+        v.assign(v + 0.1)
     pairs = ema_lib.paired_variables(G, G_ema)
     before = {id(b): b.numpy().copy() for _, b, _ in pairs}
     beta = 0.75
@@ -139,4 +171,5 @@ def test_ema_beta_and_update():
             np.testing.assert_array_equal(b.numpy(), a.numpy())
     assert n_trainable == len(G.trainable_weights) and len(pairs) > n_trainable
     with pytest.raises(ValueError, match='models differ'):
-        ema_lib.paired_variables(G, ToyGenerator(num_ws=2, name='G2'))
+        ema_lib.paired_variables(G, Generator(z_dim=8, w_dim=8, img_resolution=16, img_channels=1, mapping_layers=2,
+                                                fmap_base=32, fmap_max=8, name='G2'))

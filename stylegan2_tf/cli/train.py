@@ -122,6 +122,7 @@ def main(argv):
     metric_networks = _metrics_networks()  # after the strategy: FeatureNetworks lists the devices
 
     from stylegan2_tf.data import open_dataset
+    from stylegan2_tf.training.loop import training_loop
     from stylegan2_tf.training.run import build_trainer
     cfg = build_config()
     dataset = open_dataset(FLAGS.data, mirror=FLAGS.mirror)
@@ -131,7 +132,7 @@ def main(argv):
                    **{f'net_{k}': v for k, v in net_kwargs.items()}}
     trainer, resume = build_trainer(strategy, dataset, FLAGS.outdir, cfg, net_kwargs, FLAGS.resume,
                                     snapshot_hook=_metrics_hook(metric_networks), run_options=run_options)
-    trainer.run(resume=resume)
+    training_loop(trainer, resume=resume)
 
 
 def _help_shows_this_tool() -> None:
@@ -154,7 +155,7 @@ def run_main():
     """Console-script entry (``stylegan2-train``): absl parses sys.argv; errors exit 2 with one line."""
     from stylegan2_tf.data.sources import DatasetError
     from stylegan2_tf.metrics.detectors import WeightsNotFoundError
-    from stylegan2_tf.training.loop import TrainingDivergedError
+    from stylegan2_tf.training.trainer import TrainingDivergedError
 
     def wrapped(argv):
         try:

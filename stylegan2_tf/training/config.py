@@ -69,10 +69,13 @@ class TrainConfig:
     keep_ckpts: int = _f(3, 'Checkpoints kept.')
     grid: Optional[Tuple[int, int]] = _f(None, "Snapshot grid 'COLSxROWS' or 'auto' (about 1920x1080 pixels).")
     max_steps: Optional[int] = _f(None, 'Stop after this many steps in this process (smoke tests).')
+    max_bad_steps: int = _f(10, 'Stop after this many consecutive steps with non-finite losses or gradients (their '
+                            'non-finite gradient entries are zeroed, as stylegan2-ada does, and counted).')
     image_summaries: bool = _f(True, 'Write the fake grids to TensorBoard too.')
-    exact_resume: bool = _f(False, 'Enable TensorFlow op determinism and reseed the generator noise at every '
-                            'checkpoint, so an interrupted + resumed run equals an uninterrupted one (bit-exact on '
-                            'CPU); costs a retrace of the step functions per checkpoint.', flag='deterministic')
+    exact_resume: bool = _f(False, 'Enable TensorFlow op determinism, so an interrupted + resumed run equals an '
+                            'uninterrupted one bit for bit (all training randomness is stateless already; '
+                            'determinism makes the reductions reproducible, at some speed cost).',
+                            flag='deterministic')
 
     def validate(self):
         if self.batch < 1:
@@ -87,6 +90,11 @@ class TrainConfig:
             raise ValueError(f'--style_mixing must be in [0, 1], got {self.style_mixing}')
         if not 0 <= self.pl_decay <= 1:
             raise ValueError(f'--pl_decay must be in [0, 1], got {self.pl_decay}')
+        if self.g_reg_interval < 1 or self.d_reg_interval < 1:
+            raise ValueError('--g_reg_interval and --d_reg_interval must be >= 1 (1 = not lazy: the regularizer '
+                             'joins the main loss every step; a weight of 0 switches it off)')
+        if self.max_bad_steps < 1:
+            raise ValueError(f'--max_bad_steps must be >= 1, got {self.max_bad_steps}')
         if self.kimg_per_tick <= 0:
             raise ValueError(f'--kimg_per_tick must be > 0, got {self.kimg_per_tick}')
 

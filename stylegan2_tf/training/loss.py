@@ -1,5 +1,9 @@
 """StyleGAN2 losses and regularizers (Karras et al. 2020, sections 2-3 and appendix B).
 
+:class:`StyleGAN2Loss` has one method per phase (G main, G regularization, D main, D regularization), each
+returning its objective and stats; the pure formulas below it do the arithmetic. Phases know nothing of
+strategies or optimizers: the trainer hands them their random inputs and a :class:`BatchReducer`.
+
 All functions return *per-sample* values; the training step reduces them with the global batch size so
 that gradients summed over replicas equal the gradients of the global-batch mean.
 
@@ -12,7 +16,8 @@ that gradients summed over replicas equal the gradients of the global-batch mean
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Tuple
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
@@ -77,8 +82,12 @@ def update_pl_mean(pl_mean: tf.Tensor, batch_mean_length: tf.Tensor, decay: floa
 
 
 def path_length_penalty(lengths: tf.Tensor, pl_mean: tf.Tensor) -> tf.Tensor:
-    """(a - a_mean)^2 per sample; a_mean is the *updated* moving average as in the official code."""
-    return tf.square(lengths - tf.stop_gradient(pl_mean))
+    """(a - a_mean)^2 per sample; a_mean is the *updated* moving average as in the official code.
+
+    Both official codes keep the updated mean differentiable: its batch-mean part passes gradient to the
+    lengths (only the stored copy of the average is detached).
+    """
+    return tf.square(lengths - pl_mean)
 
 
 def style_mix(ws: tf.Tensor, ws2: tf.Tensor, prob: float, seed) -> tf.Tensor:
@@ -90,3 +99,113 @@ def style_mix(ws: tf.Tensor, ws2: tf.Tensor, prob: float, seed) -> tf.Tensor:
         return ws
     num_ws = ws.shape[1] if ws.shape[1] is not None else tf.shape(ws)[1]
     return mix_styles(ws, ws2, style_mixing_cutoff(num_ws, prob, seed))
+
+
+# ------------------------------------------------------------------------------------------------
+# The loss object: one method per phase.
+
+
+@dataclass
+class BatchReducer:
+    """How a phase turns per-sample values on this replica into contributions to global-batch means.
+
+    mean(x [n]) = sum(x) / (n * num_replicas): summed over replicas (as gradients and stats are) it is the mean
+    over the global batch. global_mean(x [n]) is that global mean itself, on every replica (differentiable).
+    The default is one device.
+    """
+    num_replicas: int = 1
+    all_reduce_sum: Callable[[tf.Tensor], tf.Tensor] = lambda x: x
+
+    def mean(self, x: tf.Tensor) -> tf.Tensor:
+        n = tf.cast(tf.shape(x)[0], x.dtype)
+        return tf.reduce_sum(x) / (n * self.num_replicas)
+
+    def global_mean(self, x: tf.Tensor) -> tf.Tensor:
+        return self.all_reduce_sum(self.mean(x))
+
+
+@dataclass
+class GenInputs:
+    """The random inputs of one generator evaluation on this replica (drawn by the trainer).
+
+    z, z2 [n, z_dim] (z2: the style-mixing latent); c [n, c_dim] or None; mix_seed: stateless seed [2] of the
+    crossover draw; noise: per-layer noise [n, H, W, 1] (see SynthesisNetwork.noise_shapes) or None.
+    """
+    z: tf.Tensor
+    z2: tf.Tensor
+    c: Optional[tf.Tensor]
+    mix_seed: tf.Tensor
+    noise: Optional[Sequence[tf.Tensor]] = None
+
+
+class StyleGAN2Loss:
+    """The StyleGAN2 objectives, one method per phase term (stylegan2-ada's Gmain/Greg/Dmain/Dreg).
+
+    Each term returns ``(objective, stats)``: ``objective`` is this replica's contribution to the global-batch
+    mean (scaled by its weight), ``stats`` a dict of scalars in the same convention. ``augment`` (images ->
+    images) wraps every image D sees, reals and fakes, as an augmentation pipeline does; R1 differentiates with
+    respect to the un-augmented reals.
+    """
+
+    def __init__(self, G, D, *, r1_gamma: float = 10.0, pl_weight: float = 2.0, pl_decay: float = 0.01,
+                 style_mixing_prob: float = 0.9, augment: Optional[Callable[[tf.Tensor], tf.Tensor]] = None):
+        self.G, self.D = G, D
+        self.r1_gamma, self.pl_weight, self.pl_decay = float(r1_gamma), float(pl_weight), float(pl_decay)
+        self.style_mixing_prob = float(style_mixing_prob)
+        self.augment = augment
+
+    # -- networks in training mode -----------------------------------------------------------------
+    def styles(self, inputs: GenInputs) -> tf.Tensor:
+        """ws [n, num_ws, w_dim] (style-mixed); the unmixed w updates w_avg (as both official codes do)."""
+        ws = self.G.mapping(inputs.z, inputs.c, training=True, update_w_avg=True)
+        if self.style_mixing_prob > 0:
+            ws2 = self.G.mapping(inputs.z2, inputs.c, training=True, update_w_avg=False)
+            ws = style_mix(ws, ws2, self.style_mixing_prob, inputs.mix_seed)
+        return ws
+
+    def synthesize(self, ws: tf.Tensor, inputs: GenInputs) -> tf.Tensor:
+        return self.G.synthesis(ws, noise_mode='random', training=True, noise_inputs=inputs.noise)
+
+    def run_D(self, images: tf.Tensor, c: Optional[tf.Tensor]) -> tf.Tensor:
+        if self.augment is not None:
+            images = self.augment(images)
+        return self.D(images, c, training=True)
+
+    # -- phase terms ---------------------------------------------------------------------------------
+    def g_main(self, gen: GenInputs, reduce: BatchReducer) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+        """Non-saturating loss softplus(-D(G(z)))."""
+        fake_logits = self.run_D(self.synthesize(self.styles(gen), gen), gen.c)
+        loss = reduce.mean(g_nonsaturating_loss(fake_logits))
+        return loss, {'Loss/G/loss': loss, 'Loss/scores/fake_G': reduce.mean(tf.reshape(fake_logits, [-1]))}
+
+    def g_reg(self, gen: GenInputs, pl_noise: tf.Tensor, pl_mean: tf.Tensor, reduce: BatchReducer,
+              multiplier: float = 1.0) -> Tuple[tf.Tensor, Dict[str, tf.Tensor], tf.Tensor]:
+        """Path-length penalty * pl_weight * multiplier. Returns (objective, stats, updated pl_mean).
+
+        pl_noise [n, R, R, C]: the image-space direction y. The updated pl_mean is computed from the global batch
+        and stays differentiable inside the objective; the returned copy is for storing (detached).
+        """
+        ws = self.styles(gen)
+        lengths, _ = path_lengths(lambda w: self.synthesize(w, gen), ws, noise=pl_noise)
+        new_mean = update_pl_mean(pl_mean, reduce.global_mean(lengths), self.pl_decay)
+        penalty = path_length_penalty(lengths, new_mean)
+        objective = reduce.mean(penalty) * (self.pl_weight * multiplier)
+        stats = {'Loss/pl_penalty': reduce.mean(penalty), 'Loss/G/reg': objective}
+        return objective, stats, tf.stop_gradient(new_mean)
+
+    def d_main(self, gen: GenInputs, reals: tf.Tensor, real_c: Optional[tf.Tensor],
+               reduce: BatchReducer) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+        """Logistic loss softplus(D(G(z))) + softplus(-D(x)); the fakes carry no gradient to G."""
+        fakes = tf.stop_gradient(self.synthesize(self.styles(gen), gen))
+        fake_logits = self.run_D(fakes, gen.c)
+        real_logits = self.run_D(reals, real_c)
+        loss = reduce.mean(d_logistic_loss(real_logits, fake_logits))
+        return loss, {'Loss/D/loss': loss, 'Loss/scores/real': reduce.mean(tf.reshape(real_logits, [-1])),
+                      'Loss/scores/fake': reduce.mean(tf.reshape(fake_logits, [-1]))}
+
+    def d_reg(self, reals: tf.Tensor, real_c: Optional[tf.Tensor], reduce: BatchReducer,
+              multiplier: float = 1.0) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+        """R1 * gamma / 2 * multiplier on the reals."""
+        r1, _ = r1_penalty(lambda x: self.run_D(x, real_c), reals)
+        objective = reduce.mean(r1) * (self.r1_gamma / 2 * multiplier)
+        return objective, {'Loss/r1_penalty': reduce.mean(r1), 'Loss/D/reg': objective}

@@ -8,7 +8,8 @@ from typing import Callable, Optional, Tuple
 
 import tensorflow as tf
 
-from stylegan2_tf.training.loop import Trainer, TrainConfig
+from stylegan2_tf.training.config import TrainConfig
+from stylegan2_tf.training.trainer import Trainer
 
 
 def network_factories(dataset, net_kwargs: dict):
@@ -65,7 +66,7 @@ def _network_options_changed(outdir: str, run_options: dict):
 def build_trainer(strategy: tf.distribute.Strategy, dataset, outdir: str, cfg: TrainConfig, net_kwargs: dict,
                   resume: str, run_options: Optional[dict] = None,
                   snapshot_hook: Optional[Callable[[str, object], None]] = None) -> Tuple[Trainer, str]:
-    """The Trainer for a command-line run, and the ``resume`` value to pass to ``Trainer.run``.
+    """The Trainer for a command-line run, and the ``resume`` value to pass to ``loop.training_loop``.
 
     snapshot_hook(snapshot_path, G_ema) runs after each snapshot is written (the metrics, for example).
     """
