@@ -3,6 +3,7 @@
 import functools
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -43,6 +44,11 @@ def test_train_cli_end_to_end(tmp_path):
                STYLEGAN2_TF_CACHE=str(tmp_path / 'cache'))
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-5000:]
     assert 'tick 2' in p.stdout and 'img/s' in p.stdout
+    # The progress output between ticks is clean: no TensorFlow/absl INFO lines (the checkpoint saver used to print
+    # "Sharding callback duration" at every checkpoint).
+    noise = [ln for ln in (p.stdout + p.stderr).splitlines()
+             if 'Sharding callback' in ln or re.match(r'^(I\d{4} |INFO:|I0000 )', ln)]
+    assert not noise, noise
     files = os.listdir(out)
     for f in ('reals.png', 'fakes_init.png', 'fakes000000.png', 'stats.jsonl', 'log.txt', 'training_options.json',
               'network-snapshot-000000.npz', 'checkpoints', 'tensorboard'):

@@ -86,7 +86,8 @@ def test_mirrored_default_mbstd_groups_are_per_replica(tmp_path):
         np.testing.assert_array_equal(one[k], two[k], err_msg=k)
     assert max(np.abs(one[k] - two[k]).max() for k in one if k.startswith('D/')) > 1e-6
     for k in one:
-        assert np.all(np.isfinite(one[k])) and np.all(np.isfinite(two[k])), k
+        if k != 'batches':  # batch digests are strings
+            assert np.all(np.isfinite(one[k])) and np.all(np.isfinite(two[k])), k
 
 
 def _free_ports(n):
