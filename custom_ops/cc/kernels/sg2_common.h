@@ -22,13 +22,18 @@ typedef struct CUstream_st* cudaStream_t;
 
 namespace sg2 {
 
-// 16-bit IEEE half storage as passed to the CUDA launchers. Layout-identical to
-// Eigen::half and CUDA's __half; callers reinterpret their pointers.
+// 16-bit storage types as passed to the CUDA launchers; callers reinterpret
+// their pointers. Half16: IEEE binary16, layout-identical to Eigen::half and
+// CUDA's __half. BFloat16: the upper half of a float32 (8 significant bits),
+// layout-identical to Eigen::bfloat16 and CUDA's __nv_bfloat16.
 struct alignas(2) Half16 {
   uint16_t bits;
 };
+struct alignas(2) BFloat16 {
+  uint16_t bits;
+};
 
-// Accumulation type: float for half and float, double for double.
+// Accumulation type: float for the 16-bit types and float, double for double.
 template <typename T>
 struct AccType {
   using type = float;
