@@ -308,8 +308,9 @@ def test_upfirdn2d_matches_numpy(ops_module, case, fmt):
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
 def test_half_kernels_are_float32_rounded_once(ops_module, dtype):
     """On the CPU the 16-bit kernels run the float32 code on the widened inputs and round the result once, so they
-    equal the float32 op's output cast to the type, bit for bit: bias_act forward and both gradient orders for every
-    activation (clamp, bias on a middle axis), upfirdn2d in every configuration above, NHWC and NCHW."""
+    equal the float32 op's output cast to the type (TensorFlow's cast), bit for bit: rounding edge cases, bias_act
+    forward and both gradient orders for every activation (clamp, bias on a middle axis), upfirdn2d in every
+    configuration above, NHWC and NCHW."""
     rng = np.random.default_rng(5)
 
     def both(fn, *inputs):
@@ -319,6 +320,11 @@ def test_half_kernels_are_float32_rounded_once(ops_module, dtype):
         expect = tf.cast(fn(*[tf.cast(h, tf.float32) for h in half]), dtype)
         np.testing.assert_array_equal(tf.cast(got, tf.float64).numpy(), tf.cast(expect, tf.float64).numpy())
 
+    # Rounding edge cases of x + b (a bias per element): ties to even in either type, overflow to inf (bfloat16
+    # 3.39e38 + 3e36, float16 65504 + 16), inf - inf, NaN, -0 + -0, subnormals.
+    ex = np.array([1, 1 + 2.0 ** -7, 1, 1 + 2.0 ** -10, 3.38e38, 65504, np.inf, np.nan, -0.0, 1e-40, -3e-8])
+    eb = np.array([2.0 ** -8, 2.0 ** -8, 2.0 ** -11, 2.0 ** -11, 3e36, 16, -np.inf, 0, -0.0, 1e-41, 1e-8])
+    both(lambda x, b: ops_module.sg2_bias_act(x, b, axis=0, act="linear"), ex, eb)
     x = rng.normal(0, 3, size=(2, 5, 3, 4))
     b, dy = rng.normal(size=(5,)), rng.normal(size=x.shape)
     for act in ACTS:

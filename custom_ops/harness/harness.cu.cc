@@ -13,7 +13,6 @@
 // harness's host-side expectations (tests/test_custom_ops_build.py does this).
 //
 // Build and run: custom_ops/harness/run_harness.sh  (see docs/custom_ops.md)
-#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -94,7 +93,8 @@ template <> struct Types<__half> {
   // absolute, not relative.
   static constexpr double kSubnormalErr = 0x1p-25;
 };
-template <> struct Types<__nv_bfloat16> {
+// bfloat16 runs the CPU functors on sg2::BFloat16, as the TF CPU kernel does.
+template <> struct Types<sg2::BFloat16> {
   using Dev = sg2::BFloat16;
   static constexpr const char* kName = "bfloat16";
   static constexpr double kRtol = 1.6e-2;  // 4u
@@ -461,9 +461,9 @@ int main(int argc, char** argv) {
     cudaStream_t none = nullptr;
     std::printf("{\n  \"device\": \"cpu\",\n  \"mode\": \"cpu_only\",\n  \"cases\": [\n");
     SmallBiasActCases<__half>(none, &rng);
-    SmallBiasActCases<__nv_bfloat16>(none, &rng);
+    SmallBiasActCases<sg2::BFloat16>(none, &rng);
     SmallUpFirDnCases<__half>(none, &rng);
-    SmallUpFirDnCases<__nv_bfloat16>(none, &rng);
+    SmallUpFirDnCases<sg2::BFloat16>(none, &rng);
     return Finish();
   }
   cudaDeviceProp prop;
@@ -476,11 +476,11 @@ int main(int argc, char** argv) {
   SmallBiasActCases<float>(s, &rng);
   SmallBiasActCases<double>(s, &rng);
   SmallBiasActCases<__half>(s, &rng);
-  SmallBiasActCases<__nv_bfloat16>(s, &rng);
+  SmallBiasActCases<sg2::BFloat16>(s, &rng);
   SmallUpFirDnCases<float>(s, &rng);
   SmallUpFirDnCases<double>(s, &rng);
   SmallUpFirDnCases<__half>(s, &rng);
-  SmallUpFirDnCases<__nv_bfloat16>(s, &rng);
+  SmallUpFirDnCases<sg2::BFloat16>(s, &rng);
 
   // StyleGAN-sized cases (timed); SG2_HARNESS_QUICK=1 skips them (e.g. under
   // compute-sanitizer).
@@ -507,7 +507,7 @@ int main(int argc, char** argv) {
     RunUpFirDn<float>(s, &rng, 8, 256, 64, 32, 4, 1, 1, 1, 1, 2, 0, 0, 1, 1, nchw, true, "down2x_pass_y");
   }
   TimedHalfCases<__half>(s, &rng);
-  TimedHalfCases<__nv_bfloat16>(s, &rng);
+  TimedHalfCases<sg2::BFloat16>(s, &rng);
   CUDA_CHECK(cudaStreamDestroy(s));
   return Finish();
 }

@@ -41,6 +41,26 @@ struct LauncherType<Eigen::bfloat16> {
 static_assert(sizeof(Eigen::half) == sizeof(Half16), "half layout");
 static_assert(sizeof(Eigen::bfloat16) == sizeof(BFloat16), "bfloat16 layout");
 
+// Element type the CPU functors run on: bfloat16 as BFloat16, whose
+// conversions vectorize (Eigen::bfloat16's do not); every other type as is.
+template <typename T>
+struct CpuType {
+  using type = T;
+};
+template <>
+struct CpuType<Eigen::bfloat16> {
+  using type = BFloat16;
+};
+
+template <typename T>
+const typename CpuType<T>::type* AsCpu(const T* p) {
+  return reinterpret_cast<const typename CpuType<T>::type*>(p);
+}
+template <typename T>
+typename CpuType<T>::type* AsCpu(T* p) {
+  return reinterpret_cast<typename CpuType<T>::type*>(p);
+}
+
 #if GOOGLE_CUDA
 // The op's CUDA stream, read through StreamExecutor's platform handle (a
 // virtual call, so no CUDA or TF-internal GPU headers are needed here).
