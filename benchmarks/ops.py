@@ -9,11 +9,14 @@ with ``tf.function``, at StyleGAN-sized shapes:
 * upsample2d:   2x of [8, 32, 32, 256] with the [1, 3, 3, 1] filter
 * downsample2d: 2x of [8, 32, 32, 256] with the [1, 3, 3, 1] filter
 
-Prints one JSON document: per case the median wall time in milliseconds over
-``--repeats`` runs (after ``--warmup``), and speedup = ref / custom.
+Prints one JSON document: per dtype and case the median wall time in
+milliseconds over ``--repeats`` runs (after ``--warmup``), and speedup =
+ref / custom. ``--dtype`` takes a comma-separated list (float32, bfloat16,
+float16, float64); with float32 among several, each other dtype's cases also
+get ``custom_speedup_vs_float32`` = float32 custom time / this dtype's.
 
-    python benchmarks/ops.py [--repeats 20] [--warmup 3] [--dtype float32]
-                             [--batch 8] [--channels 256] [--cases bias_act,upsample2d]
+    python benchmarks/ops.py [--repeats 20] [--warmup 3] [--dtype float32,bfloat16]
+                             [--batch 8] [--channels 256] [--cases bias_act_lrelu,upsample2d_2x]
 """
 
 from __future__ import annotations
@@ -104,22 +107,11 @@ def _fwd_bwd(fn):
     return run
 
 
-def main(argv: List[str] = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--repeats", type=int, default=20)
-    ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--dtype", default="float32", choices=["float16", "float32", "float64"])
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--channels", type=int, default=256)
-    ap.add_argument("--cases", default="", help="comma-separated subset of case names")
-    args = ap.parse_args(argv)
+DTYPES = ("float32", "bfloat16", "float16", "float64")
 
-    if not ops.custom_ops_available():
-        print(json.dumps({"error": f"custom ops unavailable: {ops.load_error()}"}))
-        return 1
-    dtype = tf.as_dtype(args.dtype)
+
+def _run_dtype(dtype: tf.DType, args, wanted: List[str]) -> Dict[str, dict]:
     cases = _cases(args.batch, args.channels, dtype)
-    wanted = [c for c in args.cases.split(",") if c] or list(cases)
     results = {}
     for name in wanted:
         case = cases[name]
@@ -141,10 +133,45 @@ def main(argv: List[str] = None) -> int:
                 "max_abs_diff": err,
             }
         results[name] = rec
+    return results
+
+
+def main(argv: List[str] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--dtype", default="float32",
+                    help=f"comma-separated element types, from {', '.join(DTYPES)}")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--channels", type=int, default=256)
+    ap.add_argument("--cases", default="", help="comma-separated subset of case names")
+    args = ap.parse_args(argv)
+    dtypes = [d.strip() for d in args.dtype.split(",") if d.strip()]
+    bad = [d for d in dtypes if d not in DTYPES]
+    if not dtypes or bad:
+        ap.error(f"--dtype: unknown element type(s) {bad or args.dtype!r}; choose from {', '.join(DTYPES)}")
+    known = list(_cases(1, 1, tf.float32))
+    wanted = [c for c in args.cases.split(",") if c] or known
+    unknown = [c for c in wanted if c not in known]
+    if unknown:
+        ap.error(f"--cases: unknown case(s) {unknown}; choose from {', '.join(known)}")
+
+    if not ops.custom_ops_available():
+        print(json.dumps({"error": f"custom ops unavailable: {ops.load_error()}"}))
+        return 1
+    results = {d: _run_dtype(tf.as_dtype(d), args, wanted) for d in dtypes}
+    if "float32" in results:
+        for d, per_case in results.items():
+            for name, rec in per_case.items():
+                if d == "float32":
+                    continue
+                for mode in ("forward", "forward_backward"):
+                    rec[mode]["custom_speedup_vs_float32"] = round(
+                        results["float32"][name][mode]["custom_ms"] / rec[mode]["custom_ms"], 2)
     report = {
         "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
         "library": ops.library_path(),
-        "dtype": args.dtype,
+        "dtypes": dtypes,
         "tensorflow": tf.__version__,
         "cpu_count": os.cpu_count(),
         "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),

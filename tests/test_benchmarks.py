@@ -58,3 +58,29 @@ def test_quality_benchmark_trains_evaluates_and_prints_json(tmp_path):
     assert row['fd_fmnist10k_min'] <= row['fd_fmnist10k_mean'] <= row['fd_fmnist10k_max']
     # The two seeds trained different networks.
     assert out['runs'][0]['curve'][-1]['fd_fmnist10k'] != out['runs'][1]['curve'][-1]['fd_fmnist10k']
+
+
+def test_ops_benchmark_reports_each_dtype(needs_custom_ops):
+    """benchmarks/ops.py --dtype float32,bfloat16 at a tiny size: one record per dtype and case; the forward outputs
+    of custom and ref agree (float32 up to summation order; bfloat16 within one ulp at the outputs' scale <= ~8,
+    i.e. 2 * 2^-8 * 8 / 2); the bf16 records carry their speed relative to float32. (The forward+backward figure
+    includes the bias gradient, a sum whose two implementations round at different points, so it is not checked.)"""
+    bench = os.path.join(ROOT, 'benchmarks', 'ops.py')
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='-1')
+    p = subprocess.run([sys.executable, bench, '--batch', '1', '--channels', '4', '--repeats', '1', '--warmup', '0',
+                        '--dtype', 'float32,bfloat16', '--cases', 'bias_act_lrelu,downsample2d_2x'],
+                       env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    report = json.loads(p.stdout)
+    assert report['dtypes'] == ['float32', 'bfloat16']
+    for dtype, tol in (('float32', 1e-5), ('bfloat16', 2 ** -8 * 8)):
+        cases = report['results'][dtype]
+        assert sorted(cases) == ['bias_act_lrelu', 'downsample2d_2x']
+        for rec in cases.values():
+            assert rec['forward']['max_abs_diff'] <= tol, (dtype, rec)
+            for mode in ('forward', 'forward_backward'):
+                assert rec[mode]['custom_ms'] > 0 and rec[mode]['ref_ms'] > 0, (dtype, rec)
+                assert ('custom_speedup_vs_float32' in rec[mode]) == (dtype == 'bfloat16')
+    p = subprocess.run([sys.executable, bench, '--dtype', 'float8'], env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode != 0 and "unknown element type(s) ['float8']" in p.stderr

@@ -12,6 +12,7 @@ ops tests; here the raw ops are checked directly against numpy formulas.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -84,7 +85,10 @@ needs_nvcc = pytest.mark.skipif(NVCC is None, reason="nvcc not found: CUDA build
 
 @needs_nvcc
 def test_nvcc_compiles_kernels_and_harness(tmp_path):
-    """nvcc compiles both .cu.cc kernel files and the standalone harness."""
+    """nvcc compiles both .cu.cc kernel files and the standalone harness, which links; its --cpu-only mode (no GPU)
+    then checks the 16-bit CPU functors against the float32 functor on the same rounded inputs: each result must be
+    the float32 one rounded once (|error| <= u |ref|, u = 2^-11 float16, 2^-8 bfloat16), the same bound the harness
+    applies to the CUDA kernels on a GPU."""
     # PTX for one arch: checks the CUDA C++ without the per-arch machine-code
     # pass (the full build and run_harness.sh generate SASS).
     srcs = [ROOT / "custom_ops" / "cc" / "kernels" / s for s in
@@ -101,6 +105,23 @@ def test_nvcc_compiles_kernels_and_harness(tmp_path):
         out, _ = proc.communicate(timeout=1800)
         assert proc.returncode == 0, out
         assert obj.is_file() and obj.stat().st_size > 0
+    exe = tmp_path / "sg2_harness"
+    link = subprocess.run([NVCC] + [str(o) for o, _ in procs] + ["-o", str(exe)],
+                          capture_output=True, text=True, timeout=600)
+    assert link.returncode == 0, link.stdout + link.stderr
+    run = subprocess.run([str(exe), "--cpu-only"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr
+    report = json.loads(run.stdout)
+    assert report["mode"] == "cpu_only" and report["all_pass"] is True
+    cases = report["cases"]
+    for op in ("bias_act", "upfirdn2d"):
+        for dtype in ("float16", "bfloat16"):
+            mine = [c for c in cases if c["op"] == op and c["dtype"] == dtype]
+            assert len(mine) >= 26, (op, dtype, len(mine))
+            assert all(c["pass"] and c["vs_float32"]["pass"] for c in mine)
+            # Round to nearest: never more than u relative (and the check is not vacuous: errors do occur).
+            worst = max(c["vs_float32"]["max_err_in_u"] for c in mine)
+            assert 0.5 < worst <= 1.0, (op, dtype, worst)
 
 
 @needs_nvcc
@@ -282,6 +303,42 @@ def test_upfirdn2d_matches_numpy(ops_module, case, fmt):
         assert y.shape == ref.shape
         np.testing.assert_allclose(y.astype(np.float64), r, rtol=tol, atol=tol * np.abs(r).max(),
                                    err_msg=str(dtype))
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_half_kernels_are_float32_rounded_once(ops_module, dtype):
+    """On the CPU the 16-bit kernels run the float32 code on the widened inputs and round the result once, so they
+    equal the float32 op's output cast to the type (TensorFlow's cast), bit for bit: rounding edge cases, bias_act
+    forward and both gradient orders for every activation (clamp, bias on a middle axis), upfirdn2d in every
+    configuration above, NHWC and NCHW."""
+    rng = np.random.default_rng(5)
+
+    def both(fn, *inputs):
+        half = [tf.cast(tf.constant(v, tf.float32), dtype) for v in inputs]
+        got = fn(*half)
+        assert got.dtype == dtype
+        expect = tf.cast(fn(*[tf.cast(h, tf.float32) for h in half]), dtype)
+        np.testing.assert_array_equal(tf.cast(got, tf.float64).numpy(), tf.cast(expect, tf.float64).numpy())
+
+    # Rounding edge cases of x + b (a bias per element): ties to even in either type, overflow to inf (bfloat16
+    # 3.39e38 + 3e36, float16 65504 + 16), inf - inf, NaN, -0 + -0, subnormals.
+    ex = np.array([1, 1 + 2.0 ** -7, 1, 1 + 2.0 ** -10, 3.38e38, 65504, np.inf, np.nan, -0.0, 1e-40, -3e-8])
+    eb = np.array([2.0 ** -8, 2.0 ** -8, 2.0 ** -11, 2.0 ** -11, 3e36, 16, -np.inf, 0, -0.0, 1e-41, 1e-8])
+    both(lambda x, b: ops_module.sg2_bias_act(x, b, axis=0, act="linear"), ex, eb)
+    x = rng.normal(0, 3, size=(2, 5, 3, 4))
+    b, dy = rng.normal(size=(5,)), rng.normal(size=x.shape)
+    for act in ACTS:
+        attrs = dict(axis=1, act=act, alpha=0.3, gain=1.7, clamp=2.5)
+        both(lambda x, b: ops_module.sg2_bias_act(x, b, **attrs), x, b)
+        for order in (1, 2):
+            both(lambda dy, x, b: ops_module.sg2_bias_act_grad(dy, x, b, order=order, **attrs), dy, x, b)
+    for xs, fs, up, down, pad in UFD_CASES:
+        attrs = dict(upx=up[0], upy=up[1], downx=down[0], downy=down[1], padx0=pad[0], padx1=pad[1],
+                     pady0=pad[2], pady1=pad[3])
+        xu, fu = rng.normal(size=xs), rng.normal(size=fs)
+        both(lambda x, f: ops_module.sg2_up_fir_dn2d(x, f, **attrs), xu, fu)
+        both(lambda x, f: ops_module.sg2_up_fir_dn2d(x, f, data_format="NCHW", **attrs),
+             xu.transpose(0, 3, 1, 2), fu)
 
 
 def test_upfirdn2d_static_shape_and_unknown_batch(ops_module):

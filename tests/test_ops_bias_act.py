@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from stylegan2_tf.ops import ACTIVATIONS, bias_act
+from _half_precision import HALF_DTYPES, assert_nearly_identical, assert_within_roundings, f64, rounded
 
 ACTS = sorted(ACTIVATIONS)
 
@@ -152,3 +153,128 @@ def test_bad_bias_shape_and_dtype():
         bias_act(np.zeros([2, 3], np.float32), np.zeros([1, 3], np.float32))
     with pytest.raises(ValueError, match="float16/float32/float64"):
         bias_act(np.zeros([2, 3], np.int32))
+
+
+# --- bfloat16 / float16 (tolerances: see tests/_half_precision.py) --------------------------------------------------
+HALF_ACTS = ["lrelu", "tanh", "swish", "softplus"]
+
+
+def _impl_or_skip(impl, request):
+    if impl == "custom":
+        request.getfixturevalue("needs_custom_ops")
+
+
+def _half_inputs(dtype, seed=11, shape=(2, 6, 5, 16)):
+    """x, b, proj rounded to `dtype` (float64 arrays, exactly representable in dtype and float32)."""
+    r = np.random.default_rng(seed)
+    return (rounded(r.standard_normal(shape) * 2, dtype), rounded(r.standard_normal(shape[-1:]), dtype),
+            rounded(r.standard_normal(shape), dtype))
+
+
+@pytest.mark.parametrize("act", HALF_ACTS)
+@pytest.mark.parametrize("impl", ["ref", "custom"])
+@pytest.mark.parametrize("dtype", HALF_DTYPES)
+def test_half_forward_within_one_rounding_of_float64(dtype, impl, act, request):
+    """y = bias_act in bf16/fp16 is the exact result on the same inputs rounded once (k = 1): the op computes in
+    float32. A float32 bias is cast to x's dtype first, so the reference uses the rounded bias. clamp = 0.7 * gain
+    is not representable in either type: the clipped values are clamp rounded once."""
+    _impl_or_skip(impl, request)
+    x, _, _ = _half_inputs(dtype)
+    b32 = np.random.default_rng(12).standard_normal([16]).astype(np.float32)  # float32, not representable
+    spec = ACTIVATIONS[act]
+    f32 = lambda v: float(np.float32(v))  # noqa: E731  (op attributes are float32)
+    clamp = 0.7 * spec.def_gain
+    y = bias_act(tf.cast(x, dtype), b32, act=act, clamp=clamp, impl=impl)
+    assert y.dtype == dtype
+    z = x + rounded(b32, dtype)
+    expect = np.clip(_np_act(z, act, f32(spec.def_alpha)) * f32(spec.def_gain), -f32(clamp), f32(clamp))
+    assert np.any(np.abs(expect) == f32(clamp))  # the clamp is exercised
+    assert_within_roundings(y, expect, dtype, k=1, what=f"{act} forward")
+
+
+def _half_loss_grads(x, b, proj, dtype, impl, act):
+    """y = bias_act(x, b) in `dtype`; loss = sum(float32(y) * proj) in float32 (as a mixed-precision loss), so the
+    upstream gradient is exactly proj. Returns y, dloss/dx, dloss/db."""
+    xv, bv = tf.constant(x, dtype), tf.constant(b, dtype)
+    with tf.GradientTape() as tape:
+        tape.watch([xv, bv])
+        y = bias_act(xv, bv, act=act, impl=impl)
+        loss = tf.reduce_sum(tf.cast(y, tf.float32) * tf.constant(proj, tf.float32))
+    return [y] + tape.gradient(loss, [xv, bv])
+
+
+@pytest.mark.parametrize("act", ["lrelu", "swish"])
+@pytest.mark.parametrize("impl", ["ref", "custom"])
+@pytest.mark.parametrize("dtype", HALF_DTYPES)
+def test_half_first_order_gradients_match_float64(dtype, impl, act, request):
+    """dx = round(proj * gain * act'(z)) (k = 1, elementwise); db sums the float32 values of dx over N, H, W and
+    rounds: |error| <= u * (sum |dx| + |db|), so A = sum |dx| + |db|. Gradients come back in x's and b's dtype."""
+    _impl_or_skip(impl, request)
+    x, b, proj = _half_inputs(dtype)
+    _, gx, gb = _half_loss_grads(x, b, proj, dtype, impl, act)
+    assert gx.dtype == dtype and gb.dtype == dtype
+    _, rx, rb = _half_loss_grads(x, b, proj, tf.float64, "ref", act)  # same inputs, float64 reference
+    rx, rb = rx.numpy(), rb.numpy()
+    assert_within_roundings(gx, rx, dtype, k=1, what="dx")
+    assert_within_roundings(gb, rb, dtype, k=1, mag=np.abs(rx).sum(axis=(0, 1, 2)) + np.abs(rb), what="db")
+
+
+def _r1_grads(x, b, w, dtype, impl, act):
+    """R1-like: D = sum(float32(bias_act(x, b)) * w); r1 = sum(float32(dD/dx)^2); returns dr1/d(x, b, w)."""
+    xv, bv, wv = tf.constant(x, dtype), tf.constant(b, dtype), tf.constant(w, tf.float32)
+    with tf.GradientTape() as outer:
+        outer.watch([xv, bv, wv])
+        with tf.GradientTape() as inner:
+            inner.watch(xv)
+            d = tf.reduce_sum(tf.cast(bias_act(xv, bv, act=act, impl=impl), tf.float32) * wv)
+        gx = inner.gradient(d, xv)
+        assert gx.dtype == xv.dtype
+        r1 = tf.reduce_sum(tf.square(tf.cast(gx, tf.float32)))
+    return outer.gradient(r1, [xv, bv, wv], unconnected_gradients="zero")  # lrelu: act'' = 0
+
+
+@pytest.mark.parametrize("act", ["lrelu", "softplus"])
+@pytest.mark.parametrize("impl", ["ref", "custom"])
+@pytest.mark.parametrize("dtype", HALF_DTYPES)
+def test_half_second_order_r1_matches_float64(dtype, impl, act, request):
+    """The gradient of a gradient norm (as R1): dD/dx = round(w * h1) (1 rounding), its cotangent 2 * dD/dx is
+    exact; dr1/dw = round(2 dD/dx * h1) (k = 2); dr1/dx = round(round(2 dD/dx * w) * h2) (k = 3, zero for lrelu);
+    dr1/db sums dr1/dx in float32 (A = sum |dr1/dx| + |dr1/db|). h1, h2: gain * act', act''."""
+    _impl_or_skip(impl, request)
+    x, b, w = _half_inputs(dtype, seed=13)
+    gx, gb, gw = _r1_grads(x, b, w, dtype, impl, act)
+    assert gx.dtype == dtype and gb.dtype == dtype and gw.dtype == tf.float32
+    rx, rb, rw = (g.numpy() for g in _r1_grads(x, b, w, tf.float64, "ref", act))
+    assert np.abs(rw).max() > 0 and (act == "lrelu" or np.abs(rx).max() > 0)
+    assert_within_roundings(gw, rw, dtype, k=2, what="dr1/dw")
+    assert_within_roundings(gx, rx, dtype, k=3, what="dr1/dx")
+    assert_within_roundings(gb, rb, dtype, k=3, mag=np.abs(rx).sum(axis=(0, 1, 2)) + np.abs(rb), what="dr1/db")
+
+
+@pytest.mark.parametrize("act", HALF_ACTS)
+@pytest.mark.parametrize("dtype", HALF_DTYPES)
+def test_half_custom_and_reference_nearly_identical(needs_custom_ops, dtype, act):
+    """Both implementations compute in float32 from the same rounded inputs and round at the same points (output,
+    dx), so they agree bit for bit except where float32 differences straddle a rounding boundary."""
+    x, b, proj = _half_inputs(dtype, seed=14)
+    ref = _half_loss_grads(x, b, proj, dtype, "ref", act)
+    cus = _half_loss_grads(x, b, proj, dtype, "custom", act)
+    assert_nearly_identical(cus[0], ref[0], dtype, what="y")
+    # tanh' = 1 - tanh^2 cancels near saturation: there float32 has only an absolute accuracy (2^-24 of
+    # |dy| * gain), and TF's and the kernel's tanh differ by a few float32 ulps, so a few percent of the float16 dx
+    # differ by more than one ulp of their (tiny) value.
+    gain = ACTIVATIONS[act].def_gain
+    assert_nearly_identical(cus[1], ref[1], dtype, what="dx", min_identical=0.95, mag=np.abs(proj) * gain)
+
+
+def test_half_bias_dtype_follows_input():
+    """A float32 (or float64) bias with a bfloat16 x is cast to bfloat16; its gradient keeps the bias's dtype."""
+    x = tf.constant(np.ones([2, 3]), tf.bfloat16)
+    for bdt in (tf.float32, tf.float64):
+        b = tf.Variable(tf.constant([0.1, 0.2, 0.3], bdt))
+        with tf.GradientTape() as tape:
+            y = bias_act(x, b, impl="ref")
+        assert y.dtype == tf.bfloat16
+        assert tape.gradient(y, b).dtype == bdt
+        b16 = tf.cast(tf.cast(b, tf.bfloat16), tf.float32)  # the bias rounded to bfloat16, then one output rounding
+        np.testing.assert_array_equal(f64(y), f64(tf.cast(tf.cast(x, tf.float32) + b16, tf.bfloat16)))

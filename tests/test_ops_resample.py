@@ -4,6 +4,7 @@ import pytest
 import tensorflow as tf
 
 from stylegan2_tf import ops
+from _half_precision import HALF_DTYPES, assert_within_roundings, f64, rounded
 
 
 def _data(k=3, cin=3, cout=5, h=6, w=7):
@@ -183,3 +184,57 @@ def test_conv2d_resample_bad_arguments():
         ops.conv2d_resample(x, w, None, down=2)
     with pytest.raises(ValueError, match="not down=2"):
         ops.conv2d_resample(x, w, f, down=2, grouped=True)
+
+
+# --- bfloat16 / float16 (tolerances: see tests/_half_precision.py) --------------------------------------------------
+def _half_value_and_grads(fn, x, w, cot, dtype):
+    """fn(x, w) in `dtype`; loss = sum(float32(y) * cot) in float32, so the upstream gradient is cot (exact)."""
+    xv, wv = tf.constant(x, dtype), tf.constant(w, dtype)
+    with tf.GradientTape() as tape:
+        tape.watch([xv, wv])
+        y = fn(xv, wv)
+        loss = tf.reduce_sum(tf.cast(y, tf.float32) * tf.constant(cot, tf.float32))
+    return [y] + tape.gradient(loss, [xv, wv])
+
+
+@pytest.mark.parametrize("impl", ["ref", "custom"])
+@pytest.mark.parametrize("mode", ["up", "down", "none"])
+@pytest.mark.parametrize("dtype", HALF_DTYPES)
+def test_half_conv2d_resample_matches_float64(dtype, mode, impl, request):
+    """conv2d_resample in bf16/fp16 against the plain-TF float64 composition on the same rounded x, w.
+    Roundings (each an op output; the [1,3,3,1] / 8 filter and gain 4 are exact): up = transposed conv (1) + two FIR
+    passes (2); down = two FIR passes (2) + strided conv (1); none = conv (1). The gradients run the same chain
+    backwards (dx, dw: the FIR adjoint passes and one conv backprop), so k is the same. A: the same float64
+    computation on |x|, |w|, |cot| (TF's convolutions in these types accumulate in float32; k * u * A also bounds
+    their rounding)."""
+    if impl == "custom":
+        request.getfixturevalue("needs_custom_ops")
+    x, w = _data(3, cin=3, cout=4, h=6, w=6)
+    x, w = rounded(x, dtype), rounded(w, dtype)
+    f = ops.setup_filter([1, 3, 3, 1])
+    up, down = (2, 1) if mode == "up" else (1, 2) if mode == "down" else (1, 1)
+    plain = {"up": _upsample_then_conv, "down": _conv_then_downsample,
+             "none": lambda a, b: tf.nn.conv2d(a, b, 1, "SAME")}[mode]
+    k = {"up": 3, "down": 3, "none": 1}[mode]
+    out_hw = {"up": 12, "down": 3, "none": 6}[mode]
+    cot = rounded(np.random.default_rng(3).standard_normal([2, out_hw, out_hw, 4]), dtype)
+    got = _half_value_and_grads(lambda a, b: ops.conv2d_resample(a, b, f, up=up, down=down, impl=impl),
+                                x, w, cot, dtype)
+    assert [t.dtype for t in got] == [dtype] * 3
+    expect = _half_value_and_grads(plain, x, w, cot, tf.float64)
+    mag = _half_value_and_grads(plain, np.abs(x), np.abs(w), np.abs(cot), tf.float64)
+    for g, e, m, what in zip(got, expect, mag, ("y", "dx", "dw")):
+        assert_within_roundings(g, e.numpy(), dtype, k=k, mag=m.numpy(), what=f"{mode} {what}")
+
+
+def test_half_float32_weights_are_cast_to_input_dtype():
+    """A float32 weight with a bfloat16 input: the convolution runs in bfloat16 on the rounded weight."""
+    x, w = _data(3, cin=3, cout=4, h=6, w=6)
+    xb = tf.constant(x, tf.bfloat16)
+    wf = tf.constant(w, tf.float32)
+    f = ops.setup_filter([1, 3, 3, 1])
+    for up, down in ((2, 1), (1, 2), (1, 1)):
+        y = ops.conv2d_resample(xb, wf, f, up=up, down=down, impl="ref")
+        assert y.dtype == tf.bfloat16
+        same = ops.conv2d_resample(xb, tf.cast(wf, tf.bfloat16), f, up=up, down=down, impl="ref")
+        np.testing.assert_array_equal(f64(y), f64(same))

@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from stylegan2_tf import ops
+from _half_precision import HALF_DTYPES, assert_nearly_identical, assert_within_roundings, rounded
 from _upfirdn_numpy import upfirdn2d_numpy
 
 FILTERS = {
@@ -173,3 +174,83 @@ def test_bad_rank_and_filter():
         ops.upfirdn2d(np.zeros([4, 4, 1], np.float32), [1, 1])
     with pytest.raises(ValueError, match="1-D .*or 2-D"):
         ops.upfirdn2d(np.zeros([1, 4, 4, 1], np.float32), np.ones([2, 2, 2]))
+
+
+# --- bfloat16 / float16 (tolerances: see tests/_half_precision.py) --------------------------------------------------
+# (name, filter, up, down, padding, flip, gain, passes). The separable [1,3,3,1] / 8 filter and gain 4 are exact in
+# both types, so each pass rounds only its output (k = 2 passes); the 2-D filter is neither: it is flipped and
+# scaled in float32 and rounded once to x's dtype, and the reference uses that rounded filter (k = 1 pass).
+HALF_CASES = [
+    ("sep4_up2", np.array([1, 3, 3, 1]) / 8, 2, 1, [2, 1, 2, 1], False, 4.0, 2),
+    ("full4_down2", FILTERS["full4"], 1, 2, [1, 2, 0, 3], True, 0.7, 1),
+]
+
+
+def _half_filter(f, flip, gain, dtype):
+    """The filter the op applies (as a correlation-free `upfirdn2d_numpy` argument with flip_filter=`flip`, gain 1):
+    for a 2-D filter, float32(f) * float32(gain) rounded to dtype; a separable one is returned as given (exact)."""
+    if f.ndim == 1:
+        return f, gain
+    return rounded(np.float32(f) * np.float32(gain), dtype), 1.0
+
+
+@pytest.mark.parametrize("case", HALF_CASES, ids=[c[0] for c in HALF_CASES])
+@pytest.mark.parametrize("impl", ["ref", "custom"])
+@pytest.mark.parametrize("dtype", HALF_DTYPES)
+def test_half_forward_within_roundings_of_numpy(dtype, impl, case, request):
+    """Each pass accumulates in float32 and rounds once: |y - exact| <= passes * u * A, A = the same filter applied
+    to |x| with |f| (numpy oracle in float64 on the same rounded x and filter)."""
+    if impl == "custom":
+        request.getfixturevalue("needs_custom_ops")
+    _, f, up, down, pad, flip, gain, passes = case
+    x = rounded(np.random.default_rng(20).standard_normal([2, 6, 7, 8]), dtype)
+    y = ops.upfirdn2d(tf.constant(x, dtype), f, up=up, down=down, padding=pad, flip_filter=flip, gain=gain,
+                      impl=impl)
+    assert y.dtype == dtype
+    fr, g = _half_filter(f, flip, gain, dtype)
+    args = (_expand(up), _expand(down), _pad4(pad), flip, g)
+    expect = upfirdn2d_numpy(x, fr, *args)
+    assert_within_roundings(y, expect, dtype, k=passes, mag=upfirdn2d_numpy(np.abs(x), np.abs(fr), *args))
+    if impl == "custom":  # same rounding points as the reference: nearly bit-identical
+        ref = ops.upfirdn2d(tf.constant(x, dtype), f, up=up, down=down, padding=pad, flip_filter=flip, gain=gain,
+                            impl="ref")
+        assert_nearly_identical(y, ref, dtype, what="custom vs ref")
+
+
+def _half_r1(x, f, proj, dtype, impl, case):
+    """y = upfirdn2d(x); loss = sum(float32(y)^2 * proj); g = dloss/dx; s = sum(float32(g)^2); returns g, ds/dx."""
+    _, _, up, down, pad, flip, gain, _ = case
+    xv = tf.constant(x, dtype)
+    with tf.GradientTape() as outer:
+        outer.watch(xv)
+        with tf.GradientTape() as inner:
+            inner.watch(xv)
+            y = ops.upfirdn2d(xv, f, up=up, down=down, padding=pad, flip_filter=flip, gain=gain, impl=impl)
+            loss = tf.reduce_sum(tf.square(tf.cast(y, tf.float32)) * tf.constant(proj, tf.float32))
+        g = inner.gradient(loss, xv)
+        s = tf.reduce_sum(tf.square(tf.cast(g, tf.float32)))
+    return g, outer.gradient(s, xv)
+
+
+@pytest.mark.parametrize("case", HALF_CASES, ids=[c[0] for c in HALF_CASES])
+@pytest.mark.parametrize("impl", ["ref", "custom"])
+@pytest.mark.parametrize("dtype", HALF_DTYPES)
+def test_half_first_and_second_order_gradients_match_float64(dtype, impl, case, request):
+    """g = L^T(2 y proj) and ds/dx = 8 L^T P L L^T P L x (L the op, P = diag(proj)). Roundings: y (p passes),
+    the cast of 2 y proj to x's dtype (1), g (p): k = 2p + 1 for g; then L (p), the cast back (1) and L^T (p):
+    k = 4p + 2 for ds/dx. A: the same computation in float64 with |x|, |f|, |proj|. Gradients keep x's dtype."""
+    if impl == "custom":
+        request.getfixturevalue("needs_custom_ops")
+    _, f, _, _, _, flip, gain, passes = case
+    r = np.random.default_rng(21)
+    x = rounded(r.standard_normal([1, 6, 7, 4]), dtype)
+    fr, g = _half_filter(f, flip, gain, dtype)
+    case64 = case[:5] + (flip, g, passes)
+    y_shape = ops.upfirdn2d(x, f, up=case[2], down=case[3], padding=case[4], impl="ref").shape
+    proj = rounded(r.standard_normal(y_shape), dtype)
+    gx, ggx = _half_r1(x, f, proj, dtype, impl, case)
+    assert gx.dtype == dtype and ggx.dtype == dtype
+    ex, eggx = (t.numpy() for t in _half_r1(x, fr, proj, tf.float64, "ref", case64))
+    ax, aggx = (t.numpy() for t in _half_r1(np.abs(x), np.abs(fr), np.abs(proj), tf.float64, "ref", case64))
+    assert_within_roundings(gx, ex, dtype, k=2 * passes + 1, mag=ax, what="dloss/dx")
+    assert_within_roundings(ggx, eggx, dtype, k=4 * passes + 2, mag=aggx, what="d|g|^2/dx")

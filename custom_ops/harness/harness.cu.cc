@@ -2,7 +2,15 @@
 // TensorFlow). For each case it runs the CUDA launcher on random inputs,
 // compares with the CPU functor from the same headers (max abs / rel error),
 // and, for the StyleGAN-sized cases, times the launcher with CUDA events.
+// The 16-bit types (float16, bfloat16) are also compared with the float32 CPU
+// functor run on the same (rounded) inputs: both compute in float32, so the
+// 16-bit result must be that float32 result rounded once, i.e. within the
+// type's unit roundoff u (2^-11 float16, 2^-8 bfloat16) of it.
 // Prints one JSON document on stdout; exit status 1 if any case fails.
+//
+// `--cpu-only` (no GPU needed) runs only the 16-bit cases and checks the CPU
+// functors against the float32 CPU functor with the same bound, exercising the
+// harness's host-side expectations (tests/test_custom_ops_build.py does this).
 //
 // Build and run: custom_ops/harness/run_harness.sh  (see docs/custom_ops.md)
 #include <cuda_fp16.h>
@@ -14,8 +22,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <cstring>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "custom_ops/cc/kernels/bias_act.h"
@@ -25,7 +35,6 @@ namespace {
 
 using sg2::Act;
 using sg2::BiasActParams;
-using sg2::Half16;
 using sg2::UpFirDn2dParams;
 
 #define CUDA_CHECK(expr)                                                    \
@@ -52,23 +61,52 @@ void ThreadFor(int64_t total, int64_t /*cost*/,
   for (auto& t : ts) t.join();
 }
 
-// Host element type used by the CPU functor, and the launcher storage type.
-template <typename T> struct Types { using Host = T; using Dev = T; };
-template <> struct Types<__half> { using Host = __half; using Dev = Half16; };
+// True when the whole run is host-side (--cpu-only): no CUDA call is made.
+bool g_cpu_only = false;
 
-template <typename T> const char* TypeName();
-template <> const char* TypeName<float>() { return "float32"; }
-template <> const char* TypeName<double>() { return "float64"; }
-template <> const char* TypeName<__half>() { return "float16"; }
+// Per host element type T (the type the CPU functor runs on): the launcher
+// storage type, the JSON name, the GPU-vs-CPU tolerance `rtol` (elementwise
+// |gpu - cpu| <= rtol * (|cpu| + max |cpu|)), and for the 16-bit types the
+// unit roundoff u = 2^-p (p significant bits) of round-to-nearest.
+// Same-type tolerance: both sides compute in the accumulation type, so they
+// differ only by FMA contraction / libm-vs-CUDA transcendental ulps, which a
+// 16-bit result can turn into one ulp (<= 2u relative) after rounding.
+template <typename T> struct Types;
+template <> struct Types<float> {
+  using Dev = float;
+  static constexpr const char* kName = "float32";
+  static constexpr double kRtol = 2e-5;
+  static constexpr double kU = 0;
+};
+template <> struct Types<double> {
+  using Dev = double;
+  static constexpr const char* kName = "float64";
+  static constexpr double kRtol = 1e-12;
+  static constexpr double kU = 0;
+};
+template <> struct Types<__half> {
+  using Dev = sg2::Half16;
+  static constexpr const char* kName = "float16";
+  static constexpr double kRtol = 2e-3;   // 4u
+  static constexpr double kU = 0x1p-11;   // 11 significant bits
+  // Half the spacing of float16 subnormals: the rounding error there is
+  // absolute, not relative.
+  static constexpr double kSubnormalErr = 0x1p-25;
+};
+// bfloat16 runs the CPU functors on sg2::BFloat16, as the TF CPU kernel does.
+template <> struct Types<sg2::BFloat16> {
+  using Dev = sg2::BFloat16;
+  static constexpr const char* kName = "bfloat16";
+  static constexpr double kRtol = 1.6e-2;  // 4u
+  static constexpr double kU = 0x1p-8;     // 8 significant bits
+  static constexpr double kSubnormalErr = 0x1p-134;
+};
+template <typename T>
+constexpr bool kIs16Bit = Types<T>::kU > 0;
 
-// Tolerances (elementwise |gpu - cpu| <= atol * scale + rtol * |cpu|, scale =
-// max |cpu|): both sides compute in the same accumulation type, so they differ
-// only by FMA contraction / libm-vs-CUDA transcendental ulps (and one half
-// rounding step for float16).
-template <typename T> double Rtol();
-template <> double Rtol<float>() { return 2e-5; }
-template <> double Rtol<double>() { return 1e-12; }
-template <> double Rtol<__half>() { return 2e-3; }
+// Every host element type converts to float (the 16-bit ones exactly).
+template <typename T>
+double ToD(T v) { return static_cast<double>(static_cast<float>(v)); }
 
 template <typename T>
 std::vector<T> RandomVec(size_t n, std::mt19937* rng, float scale) {
@@ -96,12 +134,12 @@ template <typename T>
 Cmp Compare(const std::vector<T>& gpu, const std::vector<T>& cpu) {
   Cmp c;
   for (const T& v : cpu) {
-    const double r = static_cast<double>(static_cast<float>(v));
-    if (!std::isnan(r)) c.scale = std::max(c.scale, std::fabs(static_cast<double>(v)));
+    const double r = ToD(v);
+    if (!std::isnan(r)) c.scale = std::max(c.scale, std::fabs(r));
   }
-  const double rtol = Rtol<T>(), atol = Rtol<T>() * std::max(c.scale, 1e-30);
+  const double rtol = Types<T>::kRtol, atol = rtol * std::max(c.scale, 1e-30);
   for (size_t i = 0; i < cpu.size(); ++i) {
-    const double g = static_cast<double>(gpu[i]), r = static_cast<double>(cpu[i]);
+    const double g = ToD(gpu[i]), r = ToD(cpu[i]);
     const double a = std::fabs(g - r);
     const bool both_nan = std::isnan(g) && std::isnan(r);
     if (!both_nan && !(a <= atol + rtol * std::fabs(r))) c.ok = false;
@@ -110,6 +148,51 @@ Cmp Compare(const std::vector<T>& gpu, const std::vector<T>& cpu) {
     c.max_rel = std::max(c.max_rel, a / std::max(std::fabs(r), 1e-6 * std::max(c.scale, 1e-30)));
   }
   return c;
+}
+
+// A 16-bit result `out` against the float32 result `ref32` computed from the
+// same rounded inputs: |out - ref32| <= u * |ref32| + noise, where u * |ref32|
+// is one round-to-nearest step and noise = 2e-5 * (|ref32| + max |ref32|)
+// (the float32 GPU-vs-CPU tolerance; 0 in --cpu-only mode, where both sides
+// run the same CPU code in the same order) plus float16's subnormal rounding.
+// err_in_u: max |out - ref32| / (u * |ref32|) over elements with |ref32| above
+// the 16-bit normal range floor (<= 1 when out is ref32 rounded once).
+struct CmpF32 {
+  double max_abs = 0, err_in_u = 0;
+  bool ok = true;
+};
+
+template <typename T>
+CmpF32 CompareToFloat32(const std::vector<T>& out,
+                        const std::vector<float>& ref32) {
+  static_assert(kIs16Bit<T>, "16-bit types only");
+  constexpr double u = Types<T>::kU;
+  const double noise_rtol = g_cpu_only ? 0.0 : Types<float>::kRtol;
+  double scale = 0;
+  for (float v : ref32)
+    if (!std::isnan(v)) scale = std::max(scale, std::fabs(double(v)));
+  CmpF32 c;
+  for (size_t i = 0; i < ref32.size(); ++i) {
+    const double o = ToD(out[i]), r = ref32[i];
+    if (std::isnan(o) || std::isnan(r)) {
+      c.ok = c.ok && std::isnan(o) && std::isnan(r);
+      continue;
+    }
+    const double a = std::fabs(o - r);
+    const double bound = u * std::fabs(r) + noise_rtol * (std::fabs(r) + scale) +
+                         Types<T>::kSubnormalErr;
+    if (!(a <= bound)) c.ok = false;
+    c.max_abs = std::max(c.max_abs, a);
+    if (std::fabs(r) > 1e-4) c.err_in_u = std::max(c.err_in_u, a / (u * std::fabs(r)));
+  }
+  return c;
+}
+
+template <typename T>
+std::vector<float> ToFloatVec(const std::vector<T>& v) {
+  std::vector<float> r(v.size());
+  for (size_t i = 0; i < v.size(); ++i) r[i] = static_cast<float>(v[i]);
+  return r;
 }
 
 // Times `launch` (which must enqueue on `stream`) with CUDA events: median
@@ -159,6 +242,21 @@ std::string Num(double v) {
   return buf;
 }
 
+// Fields for the 16-bit-vs-float32 check (empty for float/double).
+template <typename T>
+std::string F32Fields(const std::vector<T>& out, const std::vector<float>& ref32,
+                      bool* ok) {
+  if constexpr (kIs16Bit<T>) {
+    const CmpF32 c = CompareToFloat32(out, ref32);
+    *ok = *ok && c.ok;
+    return ", \"vs_float32\": {\"u\": " + Num(Types<T>::kU) + ", \"max_abs_err\": " +
+           Num(c.max_abs) + ", \"max_err_in_u\": " + Num(c.err_in_u) + ", \"pass\": " +
+           (c.ok ? "true" : "false") + "}";
+  } else {
+    return "";
+  }
+}
+
 // mode: 0 forward, 1 grad order 1, 2 grad order 2.
 template <typename T>
 void RunBiasAct(cudaStream_t stream, std::mt19937* rng,
@@ -180,6 +278,28 @@ void RunBiasAct(cudaStream_t stream, std::mt19937* rng,
   const T* bh = bias ? b.data() : nullptr;
   if (mode == 0) sg2::BiasActCpu<T>(p, x.data(), bh, ref.data(), ThreadFor);
   else sg2::BiasActGradCpu<T>(p, dy.data(), x.data(), bh, ref.data(), ThreadFor);
+  // float32 on the same rounded inputs (16-bit types only).
+  std::vector<float> ref32;
+  if constexpr (kIs16Bit<T>) {
+    const auto x32 = ToFloatVec(x), dy32 = ToFloatVec(dy), b32 = ToFloatVec(b);
+    ref32.resize(p.size);
+    const float* b32p = bias ? b32.data() : nullptr;
+    if (mode == 0) sg2::BiasActCpu<float>(p, x32.data(), b32p, ref32.data(), ThreadFor);
+    else sg2::BiasActGradCpu<float>(p, dy32.data(), x32.data(), b32p, ref32.data(), ThreadFor);
+  }
+  std::string body = "\"op\": \"bias_act\", \"dtype\": \"" + std::string(Types<T>::kName) +
+      "\", \"shape\": " + ShapeStr(shape) + ", \"axis\": " + std::to_string(axis) +
+      ", \"bias\": " + (bias ? "true" : "false") + ", \"act\": \"" +
+      kActNames[static_cast<int>(act)] + "\", \"mode\": \"" +
+      (mode == 0 ? "forward" : (mode == 1 ? "grad1" : "grad2")) + "\", \"clamp\": " +
+      Num(clamp);
+  if (g_cpu_only) {  // the CPU 16-bit functor against float32
+    bool ok = true;
+    body += ", \"device\": \"cpu\"" + F32Fields(ref, ref32, &ok) + ", \"pass\": " +
+            (ok ? "true" : "false");
+    EmitRecord(body, ok);
+    return;
+  }
   T *dx = ToDevice(x), *ddy = ToDevice(dy), *db = ToDevice(b), *dout = ToDevice(out);
   const D* dbp = bias ? reinterpret_cast<const D*>(db) : nullptr;
   auto launch = [&] {
@@ -195,20 +315,16 @@ void RunBiasAct(cudaStream_t stream, std::mt19937* rng,
   CUDA_CHECK(cudaStreamSynchronize(stream));
   CUDA_CHECK(cudaMemcpy(out.data(), dout, p.size * sizeof(T), cudaMemcpyDeviceToHost));
   Cmp c = Compare(out, ref);
-  std::string body = "\"op\": \"bias_act\", \"dtype\": \"" + std::string(TypeName<T>()) +
-      "\", \"shape\": " + ShapeStr(shape) + ", \"axis\": " + std::to_string(axis) +
-      ", \"bias\": " + (bias ? "true" : "false") + ", \"act\": \"" +
-      kActNames[static_cast<int>(act)] + "\", \"mode\": \"" +
-      (mode == 0 ? "forward" : (mode == 1 ? "grad1" : "grad2")) + "\", \"clamp\": " +
-      Num(clamp) + ", \"max_abs_err\": " + Num(c.max_abs) + ", \"max_rel_err\": " +
-      Num(c.max_rel) + ", \"ref_scale\": " + Num(c.scale) + ", \"pass\": " +
-      (c.ok ? "true" : "false");
+  bool ok = c.ok;
+  body += ", \"max_abs_err\": " + Num(c.max_abs) + ", \"max_rel_err\": " +
+      Num(c.max_rel) + ", \"ref_scale\": " + Num(c.scale) + F32Fields(out, ref32, &ok);
+  body += std::string(", \"pass\": ") + (ok ? "true" : "false");
   if (timed) {
     const double us = TimeUs(launch, stream);
     const double bytes = (mode == 0 ? 2.0 : 3.0) * p.size * sizeof(T);
     body += ", \"gpu_us\": " + Num(us) + ", \"gbps\": " + Num(bytes / us / 1e3);
   }
-  EmitRecord(body, c.ok);
+  EmitRecord(body, ok);
   cudaFree(dx); cudaFree(ddy); cudaFree(db); cudaFree(dout);
 }
 
@@ -230,6 +346,30 @@ void RunUpFirDn(cudaStream_t stream, std::mt19937* rng, int64_t n, int64_t c,
   const int64_t osz = n * c * p.out_h * p.out_w;
   std::vector<T> ref(osz), out(osz);
   sg2::UpFirDn2dCpu<T>(p, x.data(), f.data(), ref.data(), ThreadFor);
+  std::vector<float> ref32;
+  if constexpr (kIs16Bit<T>) {
+    const auto x32 = ToFloatVec(x), f32 = ToFloatVec(f);
+    ref32.resize(osz);
+    sg2::UpFirDn2dCpu<float>(p, x32.data(), f32.data(), ref32.data(), ThreadFor);
+  }
+  std::vector<int64_t> xs = nchw ? std::vector<int64_t>{n, c, h, w} : std::vector<int64_t>{n, h, w, c};
+  std::vector<int64_t> ys = nchw ? std::vector<int64_t>{n, c, p.out_h, p.out_w}
+                                 : std::vector<int64_t>{n, p.out_h, p.out_w, c};
+  char attrs[256];
+  std::snprintf(attrs, sizeof(attrs),
+                "\"f\": [%d,%d], \"up\": [%d,%d], \"down\": [%d,%d], \"pad\": [%d,%d,%d,%d]",
+                fh, fw, upx, upy, downx, downy, px0, px1, py0, py1);
+  std::string body = "\"op\": \"upfirdn2d\", \"label\": \"" + std::string(label) +
+      "\", \"dtype\": \"" + Types<T>::kName + "\", \"format\": \"" +
+      (nchw ? "NCHW" : "NHWC") + "\", \"x\": " + ShapeStr(xs) + ", \"y\": " +
+      ShapeStr(ys) + ", " + attrs;
+  if (g_cpu_only) {
+    bool ok = true;
+    body += ", \"device\": \"cpu\"" + F32Fields(ref, ref32, &ok) + ", \"pass\": " +
+            (ok ? "true" : "false");
+    EmitRecord(body, ok);
+    return;
+  }
   T *dx = ToDevice(x), *df = ToDevice(f), *dout = ToDevice(out);
   auto launch = [&] {
     int err = sg2::LaunchUpFirDn2dCuda<D>(stream, p, reinterpret_cast<const D*>(dx),
@@ -241,25 +381,16 @@ void RunUpFirDn(cudaStream_t stream, std::mt19937* rng, int64_t n, int64_t c,
   CUDA_CHECK(cudaStreamSynchronize(stream));
   CUDA_CHECK(cudaMemcpy(out.data(), dout, osz * sizeof(T), cudaMemcpyDeviceToHost));
   Cmp cm = Compare(out, ref);
-  std::vector<int64_t> xs = nchw ? std::vector<int64_t>{n, c, h, w} : std::vector<int64_t>{n, h, w, c};
-  std::vector<int64_t> ys = nchw ? std::vector<int64_t>{n, c, p.out_h, p.out_w}
-                                 : std::vector<int64_t>{n, p.out_h, p.out_w, c};
-  char attrs[256];
-  std::snprintf(attrs, sizeof(attrs),
-                "\"f\": [%d,%d], \"up\": [%d,%d], \"down\": [%d,%d], \"pad\": [%d,%d,%d,%d]",
-                fh, fw, upx, upy, downx, downy, px0, px1, py0, py1);
-  std::string body = "\"op\": \"upfirdn2d\", \"label\": \"" + std::string(label) +
-      "\", \"dtype\": \"" + TypeName<T>() + "\", \"format\": \"" +
-      (nchw ? "NCHW" : "NHWC") + "\", \"x\": " + ShapeStr(xs) + ", \"y\": " +
-      ShapeStr(ys) + ", " + attrs + ", \"max_abs_err\": " + Num(cm.max_abs) +
-      ", \"max_rel_err\": " + Num(cm.max_rel) + ", \"ref_scale\": " + Num(cm.scale) +
-      ", \"pass\": " + (cm.ok ? "true" : "false");
+  bool ok = cm.ok;
+  body += ", \"max_abs_err\": " + Num(cm.max_abs) + ", \"max_rel_err\": " + Num(cm.max_rel) +
+      ", \"ref_scale\": " + Num(cm.scale) + F32Fields(out, ref32, &ok);
+  body += std::string(", \"pass\": ") + (ok ? "true" : "false");
   if (timed) {
     const double us = TimeUs(launch, stream);
     const double bytes = double(x.size() + osz) * sizeof(T);
     body += ", \"gpu_us\": " + Num(us) + ", \"gbps\": " + Num(bytes / us / 1e3);
   }
-  EmitRecord(body, cm.ok);
+  EmitRecord(body, ok);
   cudaFree(dx); cudaFree(df); cudaFree(dout);
 }
 
@@ -298,38 +429,71 @@ void SmallBiasActCases(cudaStream_t s, std::mt19937* rng) {
   }
 }
 
+// StyleGAN-sized cases of one 16-bit type (timed), as the float32 ones below.
+template <typename T>
+void TimedHalfCases(cudaStream_t s, std::mt19937* rng) {
+  const float g = std::sqrt(2.f);
+  RunBiasAct<T>(s, rng, {8, 64, 64, 256}, 3, true, Act::kLrelu, 0.2f, g, -1.f, 0, true);
+  RunBiasAct<T>(s, rng, {8, 64, 64, 256}, 3, true, Act::kLrelu, 0.2f, g, -1.f, 1, true);
+  RunUpFirDn<T>(s, rng, 8, 256, 32, 32, 4, 4, 2, 2, 1, 1, 2, 1, 2, 1, false, true, "up2x_4x4");
+  RunUpFirDn<T>(s, rng, 8, 256, 64, 64, 4, 4, 1, 1, 2, 2, 1, 1, 1, 1, false, true, "down2x_4x4");
+}
+
+int Finish() {
+  std::printf("\n  ],\n  \"all_pass\": %s\n}\n", g_all_ok ? "true" : "false");
+  return g_all_ok ? 0 : 1;
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--cpu-only") == 0) {
+      g_cpu_only = true;
+    } else {
+      std::fprintf(stderr, "usage: %s [--cpu-only]\n", argv[0]);
+      return 2;
+    }
+  }
+  std::mt19937 rng(1234);
+  if (g_cpu_only) {
+    // Host-side expectations only: the 16-bit CPU functors against float32.
+    cudaStream_t none = nullptr;
+    std::printf("{\n  \"device\": \"cpu\",\n  \"mode\": \"cpu_only\",\n  \"cases\": [\n");
+    SmallBiasActCases<__half>(none, &rng);
+    SmallBiasActCases<sg2::BFloat16>(none, &rng);
+    SmallUpFirDnCases<__half>(none, &rng);
+    SmallUpFirDnCases<sg2::BFloat16>(none, &rng);
+    return Finish();
+  }
   cudaDeviceProp prop;
   CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
   cudaStream_t s;
   CUDA_CHECK(cudaStreamCreate(&s));
-  std::mt19937 rng(1234);
-  std::printf("{\n  \"device\": \"%s\",\n  \"cc\": \"%d.%d\",\n  \"cases\": [\n", prop.name,
-              prop.major, prop.minor);
+  std::printf("{\n  \"device\": \"%s\",\n  \"cc\": \"%d.%d\",\n  \"mode\": \"gpu\",\n  \"cases\": [\n",
+              prop.name, prop.major, prop.minor);
 
   SmallBiasActCases<float>(s, &rng);
   SmallBiasActCases<double>(s, &rng);
   SmallBiasActCases<__half>(s, &rng);
+  SmallBiasActCases<sg2::BFloat16>(s, &rng);
   SmallUpFirDnCases<float>(s, &rng);
   SmallUpFirDnCases<double>(s, &rng);
   SmallUpFirDnCases<__half>(s, &rng);
+  SmallUpFirDnCases<sg2::BFloat16>(s, &rng);
 
   // StyleGAN-sized cases (timed); SG2_HARNESS_QUICK=1 skips them (e.g. under
   // compute-sanitizer).
   const char* quick = std::getenv("SG2_HARNESS_QUICK");
   if (quick != nullptr && quick[0] == '1') {
-    std::printf("\n  ],\n  \"all_pass\": %s\n}\n", g_all_ok ? "true" : "false");
-    return g_all_ok ? 0 : 1;
+    CUDA_CHECK(cudaStreamDestroy(s));
+    return Finish();
   }
   const float g = std::sqrt(2.f);
   RunBiasAct<float>(s, &rng, {8, 64, 64, 256}, 3, true, Act::kLrelu, 0.2f, g, -1.f, 0, true);
   RunBiasAct<float>(s, &rng, {8, 64, 64, 256}, 3, true, Act::kLrelu, 0.2f, g, -1.f, 1, true);
   RunBiasAct<float>(s, &rng, {8, 64, 64, 256}, 3, true, Act::kLrelu, 0.2f, g, 256.f, 0, true);
   RunBiasAct<float>(s, &rng, {8, 256, 64, 64}, 1, true, Act::kLrelu, 0.2f, g, -1.f, 0, true);
-  RunBiasAct<__half>(s, &rng, {8, 64, 64, 256}, 3, true, Act::kLrelu, 0.2f, g, -1.f, 0, true);
-  RunBiasAct<__half>(s, &rng, {8, 64, 64, 256}, 3, true, Act::kLrelu, 0.2f, g, -1.f, 1, true);
   for (bool nchw : {false, true}) {
     // upsample2d 2x, 4x4 filter: pad (2, 1).
     RunUpFirDn<float>(s, &rng, 8, 256, 32, 32, 4, 4, 2, 2, 1, 1, 2, 1, 2, 1, nchw, true, "up2x_4x4");
@@ -342,10 +506,8 @@ int main() {
     RunUpFirDn<float>(s, &rng, 8, 256, 64, 64, 1, 4, 1, 1, 2, 1, 1, 1, 0, 0, nchw, true, "down2x_pass_x");
     RunUpFirDn<float>(s, &rng, 8, 256, 64, 32, 4, 1, 1, 1, 1, 2, 0, 0, 1, 1, nchw, true, "down2x_pass_y");
   }
-  RunUpFirDn<__half>(s, &rng, 8, 256, 32, 32, 4, 4, 2, 2, 1, 1, 2, 1, 2, 1, false, true, "up2x_4x4");
-  RunUpFirDn<__half>(s, &rng, 8, 256, 64, 64, 4, 4, 1, 1, 2, 2, 1, 1, 1, 1, false, true, "down2x_4x4");
-
-  std::printf("\n  ],\n  \"all_pass\": %s\n}\n", g_all_ok ? "true" : "false");
+  TimedHalfCases<__half>(s, &rng);
+  TimedHalfCases<sg2::BFloat16>(s, &rng);
   CUDA_CHECK(cudaStreamDestroy(s));
-  return g_all_ok ? 0 : 1;
+  return Finish();
 }

@@ -5,6 +5,9 @@
 `impl='custom'` runs the compiled `Sg2BiasAct` op (one pass over memory, multithreaded); its gradient is the
 `Sg2BiasActGrad` op, whose own gradient is again `Sg2BiasActGrad` (one derivative order higher), so R1 and path-length
 regularization can differentiate twice. `impl='ref'` composes standard TensorFlow ops and defines the same numbers.
+
+bfloat16 and float16 inputs are computed in float32 by both implementations (the reference casts to float32 and back)
+and rounded once to the input's type, so the two agree to within that rounding; see `_dtypes`.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 import tensorflow as tf
 
-from stylegan2_tf.ops import _library
+from stylegan2_tf.ops import _dtypes, _library
 
 SELU_SCALE = 1.0507009873554805
 SELU_ALPHA = 1.6732632423543772
@@ -149,6 +152,9 @@ def _add_bias(x: tf.Tensor, b: Optional[tf.Tensor], axis: int) -> tf.Tensor:
 
 
 def _bias_act_ref(x: tf.Tensor, b: Optional[tf.Tensor], p: _Params) -> tf.Tensor:
+    if x.dtype in _dtypes.HALF_DTYPES:  # float32 arithmetic and one rounding, like the kernels
+        b32 = None if b is None else tf.cast(b, tf.float32)
+        return tf.cast(_bias_act_ref(tf.cast(x, tf.float32), b32, p), x.dtype)
     y = _act_ref(_add_bias(x, b, p.axis), p.act, p.alpha)
     if p.gain != 1:
         y = y * tf.constant(p.gain, y.dtype)
@@ -175,7 +181,9 @@ def _reduce_to_bias(t: tf.Tensor, b: tf.Tensor, axis: int) -> tf.Tensor:
     if b.shape.rank == 1 and b.shape[0] == 0:
         return tf.zeros_like(b)
     axes = [i for i in range(t.shape.rank) if i != axis]
-    return tf.reduce_sum(t, axis=axes)
+    # Half types: sum in float32 (as the kernels accumulate) whatever the device's reduction does.
+    acc = _dtypes.compute_dtype(t.dtype)
+    return tf.cast(tf.reduce_sum(tf.cast(t, acc), axis=axes), b.dtype)
 
 
 def _register_gradients() -> None:
@@ -200,12 +208,13 @@ def _register_gradients() -> None:
         elif order == 1:
             g_x = _call_grad_op(g * dy, x, b, p, order=2)
         else:  # third order: rare, expressed with standard ops (which are differentiable again)
-            z = _add_bias(x, b, p.axis)
-            h3 = _act_derivative_ref(z, p.act, p.alpha, 3) * tf.constant(p.gain, z.dtype)
+            acc = _dtypes.compute_dtype(x.dtype)  # float32 for the half types, like the kernels
+            z = _add_bias(tf.cast(x, acc), tf.cast(b, acc), p.axis)
+            h3 = _act_derivative_ref(z, p.act, p.alpha, 3) * tf.constant(p.gain, acc)
             if p.clamp >= 0:
-                y = _act_ref(z, p.act, p.alpha) * tf.constant(p.gain, z.dtype)
-                h3 = tf.where(tf.abs(y) <= tf.constant(p.clamp, z.dtype), h3, tf.zeros_like(h3))
-            g_x = g * dy * h3
+                y = _act_ref(z, p.act, p.alpha) * tf.constant(p.gain, acc)
+                h3 = tf.where(tf.abs(y) <= tf.constant(p.clamp, acc), h3, tf.zeros_like(h3))
+            g_x = tf.cast(tf.cast(g, acc) * tf.cast(dy, acc) * h3, x.dtype)
         return g_dy, g_x, _reduce_to_bias(g_x, b, p.axis)
 
 
@@ -223,7 +232,7 @@ def _bias_act_custom(x: tf.Tensor, b: Optional[tf.Tensor], p: _Params) -> tf.Ten
     return lib.sg2_bias_act(x, b, axis=p.axis, act=p.act, alpha=p.alpha, gain=p.gain, clamp=p.clamp)
 
 
-SUPPORTED_DTYPES = (tf.float16, tf.float32, tf.float64)
+SUPPORTED_DTYPES = _dtypes.SUPPORTED_DTYPES
 
 
 def bias_act(x, b=None, axis: int = -1, act: str = "linear", alpha: Optional[float] = None,
@@ -231,23 +240,24 @@ def bias_act(x, b=None, axis: int = -1, act: str = "linear", alpha: Optional[flo
     """Adds a bias along `axis`, applies an activation, scales by `gain` and clips to [-clamp, clamp].
 
     Args:
-        x: tensor of any rank >= 1, e.g. [N, H, W, C] (NHWC, axis=-1) or [N, C] for dense layers.
-        b: optional bias [x.shape[axis]], same dtype as x.
+        x: tensor of any rank >= 1, e.g. [N, H, W, C] (NHWC, axis=-1) or [N, C] for dense layers;
+            bfloat16, float16, float32 or float64. The half types are computed in float32 and rounded once.
+        b: optional bias [x.shape[axis]]; cast to x's dtype (e.g. a float32 bias with a bfloat16 x).
         axis: the axis `b` runs along.
         act: one of `ACTIVATIONS` (linear, relu, lrelu, tanh, sigmoid, elu, selu, softplus, swish).
         alpha: lrelu negative slope (default 0.2) or elu scale (default 1); ignored by the others.
         gain: output scale (default: the activation's conventional gain, sqrt(2) for relu/lrelu/swish, else 1).
-        clamp: clip the output to [-clamp, clamp]; None disables it.
+        clamp: clip the output to [-clamp, clamp]; None disables it. Applied in the compute type (float32 for the
+            half types) before the output rounding, so |y| is at most clamp rounded to x's dtype.
         impl: 'custom' (compiled op), 'ref' (standard TF ops) or 'auto' (custom when available).
     Returns:
-        Tensor with the shape and dtype of x.
+        Tensor with the shape and dtype of x; its gradients have the dtypes of x and b.
     """
     x = tf.convert_to_tensor(x)
-    if x.dtype not in SUPPORTED_DTYPES:
-        raise ValueError(f"bias_act supports float16/float32/float64, got {x.dtype.name}")
+    _dtypes.check_dtype(x, "bias_act")
     p = _check_params(x, b, axis, act, alpha, gain, clamp)
     if b is not None:
-        b = tf.convert_to_tensor(b, dtype=x.dtype)
+        b = _dtypes.cast_like(b, x.dtype, "bias")
         if b.shape.rank != 1:
             raise ValueError(f"bias must be rank 1, got shape {b.shape}")
         n = x.shape[p.axis]

@@ -7,12 +7,17 @@ modulated conv). The fused forms keep the structure of the official layers, so i
   * `conv_downsample2d`: an FIR filter followed by a stride-`down` VALID convolution — equal to a convolution
     followed by `downsample2d`, with all padding applied once at the beginning.
 Weights are [kh, kw, in, out] in the orientation of `tf.nn.conv2d` (cross-correlation) for both.
+
+bfloat16/float16 inputs: the weights (and FIR filter) are cast to the input's dtype; the convolutions run in that
+dtype as TensorFlow implements them (its CPU/oneDNN convolutions stay within one float32-accumulated rounding, as
+tests/test_ops_resample.py checks), the FIR passes as `upfirdn2d` does. Outputs and gradients have the input's dtype.
 """
 from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
 
+from stylegan2_tf.ops import _dtypes
 from stylegan2_tf.ops.upfirdn2d import _parse_padding, filter_size, upfirdn2d
 
 _UNIT_FILTER = np.ones([1], np.float32)
@@ -33,7 +38,8 @@ def _check(x: tf.Tensor, w: tf.Tensor, data_format: str) -> None:
 def _prepare(x, w, f, factor, what: str, padding, data_format: str):
     """Shared argument handling: checks, NCHW -> NHWC. Returns (x NHWC, w, k, filter width, padding x0 x1 y0 y1)."""
     x = tf.convert_to_tensor(x)
-    w = tf.convert_to_tensor(w, dtype=x.dtype)
+    _dtypes.check_dtype(x, "upsample_conv2d" if what == "up" else "conv_downsample2d")
+    w = _dtypes.cast_like(w, x.dtype, "w")
     _check(x, w, data_format)
     if int(factor) != factor or factor < 1:
         raise ValueError(f"{what} must be an integer >= 1, got {factor}")
@@ -89,7 +95,8 @@ def grouped_upsample_conv2d(x, w, f, impl: str = "auto") -> tf.Tensor:
     FIR-filter exactly as `upsample_conv2d` does (padding once, gain 4).
     """
     x = tf.convert_to_tensor(x)
-    w = tf.convert_to_tensor(w, dtype=x.dtype)
+    _dtypes.check_dtype(x, "grouped_upsample_conv2d")
+    w = _dtypes.cast_like(w, x.dtype, "w")
     if x.shape.rank != 4 or w.shape.rank != 4 or w.shape[0] != w.shape[1]:
         raise ValueError(f"expected x of rank 4 and a square w [k, k, in, out], got {x.shape} and {w.shape}")
     k = int(w.shape[0])
@@ -125,4 +132,5 @@ def conv2d_resample(x, w, f=None, up: int = 1, down: int = 1, grouped: bool = Fa
             raise ValueError("grouped conv2d_resample supports up=2 or no resampling, not down=2")
         return conv_downsample2d(x, w, f, down=2, impl=impl)
     x = tf.convert_to_tensor(x)
-    return tf.nn.conv2d(x, tf.convert_to_tensor(w, dtype=x.dtype), strides=1, padding="SAME")
+    _dtypes.check_dtype(x, "conv2d_resample")
+    return tf.nn.conv2d(x, _dtypes.cast_like(w, x.dtype, "w"), strides=1, padding="SAME")

@@ -8,6 +8,10 @@ Conventions (x = width, y = height):
 
 `impl='custom'` runs the compiled `Sg2UpFirDn2d` op; its gradient is another `Sg2UpFirDn2d` (flipped filter,
 up/down swapped, padding adjusted), so it is differentiable to any order. `impl='ref'` uses standard TF ops.
+
+bfloat16/float16 inputs: the filter is prepared (flip, gain) in float32 and rounded once to the input's type; each
+pass accumulates in float32 and rounds its output once, in both implementations (the reference casts to float32
+and back around each pass), so a separable filter rounds twice (after the x pass and after the y pass).
 """
 from __future__ import annotations
 
@@ -16,10 +20,10 @@ from typing import Optional, Sequence, Tuple, Union
 import numpy as np
 import tensorflow as tf
 
-from stylegan2_tf.ops import _library
+from stylegan2_tf.ops import _dtypes, _library
 
 IntOrPair = Union[int, Sequence[int]]
-SUPPORTED_DTYPES = (tf.float16, tf.float32, tf.float64)
+SUPPORTED_DTYPES = _dtypes.SUPPORTED_DTYPES
 DATA_FORMATS = ("NHWC", "NCHW")
 
 
@@ -88,14 +92,14 @@ def setup_filter(f=None, normalize: bool = True, flip_filter: bool = False, gain
 def _filter_tensor(f, dtype: tf.DType) -> tf.Tensor:
     if f is None:
         return tf.ones([1, 1], dtype=dtype)
-    f = tf.convert_to_tensor(f)
+    f = _dtypes.cast_like(f, dtype, "filter")
     if f.shape.rank not in (1, 2):
         raise ValueError(f"filter must be 1-D (separable) or 2-D, got shape {f.shape}")
     if any(d is None for d in f.shape):
         raise ValueError("filter shape must be static")
     if any(d == 0 for d in f.shape):
         raise ValueError(f"filter must be non-empty, got shape {f.shape}")
-    return tf.cast(f, dtype)
+    return f
 
 
 def filter_size(f) -> Tuple[int, int]:
@@ -118,6 +122,10 @@ def _out_size(size: int, up: int, down: int, p0: int, p1: int, ftaps: int) -> in
 
 
 def _pass_ref(x, f, upx, upy, downx, downy, px0, px1, py0, py1, data_format):
+    if x.dtype in _dtypes.HALF_DTYPES:  # float32 arithmetic and one rounding per pass, like the kernel
+        y = _pass_ref(tf.cast(x, tf.float32), tf.cast(f, tf.float32), upx, upy, downx, downy, px0, px1, py0, py1,
+                      data_format)
+        return tf.cast(y, x.dtype)
     if data_format == "NCHW":
         x = tf.transpose(x, [0, 2, 3, 1])
     channels = x.shape[3]
@@ -194,8 +202,9 @@ def upfirdn2d(x, f, up: IntOrPair = 1, down: IntOrPair = 1, padding=0, flip_filt
     """Upsample by zero insertion, pad, FIR-filter and downsample a batch of images.
 
     Args:
-        x: [N, H, W, C] (NHWC) or [N, C, H, W] (NCHW), float16/32/64.
-        f: None (identity), a 1-D separable filter [taps] or a 2-D filter [fh, fw] (see `setup_filter`).
+        x: [N, H, W, C] (NHWC) or [N, C, H, W] (NCHW); bfloat16, float16, float32 or float64.
+        f: None (identity), a 1-D separable filter [taps] or a 2-D filter [fh, fw] (see `setup_filter`), any float
+            type: flipped and scaled by `gain` in float32 (half x) or x's dtype, then cast to x's dtype.
         up: upsampling factor, int or [up_x, up_y].
         down: downsampling factor, int or [down_x, down_y].
         padding: int, [px, py] or [x0, x1, y0, y1], relative to the upsampled image (negative crops).
@@ -204,11 +213,10 @@ def upfirdn2d(x, f, up: IntOrPair = 1, down: IntOrPair = 1, padding=0, flip_filt
         data_format: 'NHWC' or 'NCHW'.
         impl: 'custom', 'ref' or 'auto'.
     Returns:
-        [N, out_h, out_w, C] with out = (in * up + pad0 + pad1 - taps) // down + 1.
+        [N, out_h, out_w, C] with out = (in * up + pad0 + pad1 - taps) // down + 1, dtype of x.
     """
     x = tf.convert_to_tensor(x)
-    if x.dtype not in SUPPORTED_DTYPES:
-        raise ValueError(f"upfirdn2d supports float16/float32/float64, got {x.dtype.name}")
+    _dtypes.check_dtype(x, "upfirdn2d")
     if x.shape.rank != 4:
         raise ValueError(f"upfirdn2d expects a rank-4 image batch, got shape {x.shape}")
     if data_format not in DATA_FORMATS:
@@ -216,7 +224,7 @@ def upfirdn2d(x, f, up: IntOrPair = 1, down: IntOrPair = 1, padding=0, flip_filt
     upx, upy = _parse_scaling(up, "up")
     downx, downy = _parse_scaling(down, "down")
     px0, px1, py0, py1 = _parse_padding(padding)
-    f = _filter_tensor(f, x.dtype)
+    f = _filter_tensor(f, _dtypes.compute_dtype(x.dtype))
     fw, fh = (f.shape[0], f.shape[0]) if f.shape.rank == 1 else (f.shape[1], f.shape[0])
     h, w = (x.shape[1], x.shape[2]) if data_format == "NHWC" else (x.shape[2], x.shape[3])
     for size, u, d, p0, p1, taps, axis in ((w, upx, downx, px0, px1, fw, "width"),
@@ -231,13 +239,13 @@ def upfirdn2d(x, f, up: IntOrPair = 1, down: IntOrPair = 1, padding=0, flip_filt
     if not flip_filter:  # the passes correlate; a convolution correlates with the flipped filter
         f = tf.reverse(f, [0] if f.shape.rank == 1 else [0, 1])
     if f.shape.rank == 1:
-        fx = tf.reshape(f, [1, fw])
-        fy = tf.reshape(f * tf.constant(gain, f.dtype), [fh, 1])
+        fx = tf.cast(tf.reshape(f, [1, fw]), x.dtype)
+        fy = tf.cast(tf.reshape(f * tf.constant(gain, f.dtype), [fh, 1]), x.dtype)
         x = _pass(x, fx, upx, 1, downx, 1, px0, px1, 0, 0, data_format, impl)
         return _pass(x, fy, 1, upy, 1, downy, 0, 0, py0, py1, data_format, impl)
     if gain != 1:
         f = f * tf.constant(gain, f.dtype)
-    return _pass(x, f, upx, upy, downx, downy, px0, px1, py0, py1, data_format, impl)
+    return _pass(x, tf.cast(f, x.dtype), upx, upy, downx, downy, px0, px1, py0, py1, data_format, impl)
 
 
 def filter2d(x, f, padding=0, flip_filter: bool = False, gain: float = 1, data_format: str = "NHWC",

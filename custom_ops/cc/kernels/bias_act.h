@@ -267,8 +267,9 @@ void BiasActCpuDispatch(const BiasActParams& p, const T* dy, const T* x,
 
 }  // namespace internal
 
-// y = bias_act(x, b). T: float, double, or a half type convertible to/from
-// float with static_cast (Eigen::half, __half). b may be null when
+// y = bias_act(x, b). T: float, double, or a 16-bit type convertible to/from
+// float with static_cast (Eigen::half/bfloat16, __half/__nv_bfloat16), which
+// is computed in float and rounded once on output. b may be null when
 // p.channels == 0. parallel_for: see ParallelForFn.
 template <typename T, typename PF>
 void BiasActCpu(const BiasActParams& p, const T* x, const T* b, T* y,
@@ -285,7 +286,8 @@ void BiasActGradCpu(const BiasActParams& p, const T* dy, const T* x,
 
 // ---------------------------------------------------------------------------
 // CUDA launchers (defined in bias_act_kernels.cu.cc). T in {float, double,
-// Half16}. Return 0 on success, else a cudaError_t code (see CudaErrorString).
+// Half16, BFloat16}; the 16-bit types compute in float. Return 0 on success,
+// else a cudaError_t code (see CudaErrorString).
 template <typename T>
 int LaunchBiasActCuda(cudaStream_t stream, const BiasActParams& p, const T* x,
                       const T* b, T* y);

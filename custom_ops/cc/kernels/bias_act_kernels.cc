@@ -87,7 +87,7 @@ class BiasActOp : public OpKernel {
     const T* bp = p.channels > 0 ? b.flat<T>().data() : nullptr;
     T* yp = y->flat<T>().data();
     if constexpr (std::is_same<Device, CpuTag>::value) {
-      BiasActCpu<T>(p, xp, bp, yp, TfParallelFor(ctx));
+      BiasActCpu(p, AsCpu(xp), AsCpu(bp), AsCpu(yp), TfParallelFor(ctx));
     } else {
 #if GOOGLE_CUDA
       RunOnCudaStream(ctx, "Sg2BiasAct", [&](cudaStream_t stream) {
@@ -129,7 +129,8 @@ class BiasActGradOp : public OpKernel {
     const T* bp = p.channels > 0 ? b.flat<T>().data() : nullptr;
     T* dxp = dx->flat<T>().data();
     if constexpr (std::is_same<Device, CpuTag>::value) {
-      BiasActGradCpu<T>(p, dyp, xp, bp, dxp, TfParallelFor(ctx));
+      BiasActGradCpu(p, AsCpu(dyp), AsCpu(xp), AsCpu(bp), AsCpu(dxp),
+                     TfParallelFor(ctx));
     } else {
 #if GOOGLE_CUDA
       RunOnCudaStream(ctx, "Sg2BiasActGrad", [&](cudaStream_t stream) {

@@ -1,5 +1,4 @@
 // CUDA kernels and launchers for bias_act (TensorFlow-free; build with nvcc).
-#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -173,6 +172,7 @@ const char* CudaErrorString(int code) {
                                     const T*, const T*, T*);                \
   template int LaunchBiasActGradCuda<T>(cudaStream_t, const BiasActParams&, \
                                         const T*, const T*, const T*, T*);
+SG2_INSTANTIATE(BFloat16)
 SG2_INSTANTIATE(Half16)
 SG2_INSTANTIATE(float)
 SG2_INSTANTIATE(double)

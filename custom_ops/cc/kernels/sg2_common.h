@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 
 #if defined(__CUDACC__)
@@ -22,13 +23,38 @@ typedef struct CUstream_st* cudaStream_t;
 
 namespace sg2 {
 
-// 16-bit IEEE half storage as passed to the CUDA launchers. Layout-identical to
-// Eigen::half and CUDA's __half; callers reinterpret their pointers.
+// 16-bit storage types as passed to the CUDA launchers; callers reinterpret
+// their pointers. Half16: IEEE binary16, layout-identical to Eigen::half and
+// CUDA's __half. BFloat16: the upper half of a float32 (8 significant bits),
+// layout-identical to Eigen::bfloat16 and CUDA's __nv_bfloat16.
 struct alignas(2) Half16 {
   uint16_t bits;
 };
+struct alignas(2) BFloat16 {
+  uint16_t bits;
 
-// Accumulation type: float for half and float, double for double.
+  BFloat16() = default;
+  // Host conversions for the CPU functors, written as branch-free bit
+  // operations so the element loops vectorize (Eigen::bfloat16's conversions
+  // do not). Widening is exact; narrowing rounds to nearest even (overflow
+  // gives inf) and keeps NaN a quiet NaN.
+  explicit BFloat16(float f) : bits(RoundBits(f)) {}
+  explicit operator float() const {
+    const uint32_t u = static_cast<uint32_t>(bits) << 16;
+    float f;
+    std::memcpy(&f, &u, sizeof(f));
+    return f;
+  }
+  static uint16_t RoundBits(float f) {
+    uint32_t u;
+    std::memcpy(&u, &f, sizeof(u));
+    const uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+    const bool nan = (u & 0x7FFFFFFFu) > 0x7F800000u;
+    return static_cast<uint16_t>(nan ? ((u >> 16) | 0x40u) : rounded);
+  }
+};
+
+// Accumulation type: float for the 16-bit types and float, double for double.
 template <typename T>
 struct AccType {
   using type = float;

@@ -34,7 +34,32 @@ template <>
 struct LauncherType<Eigen::half> {
   using type = Half16;
 };
+template <>
+struct LauncherType<Eigen::bfloat16> {
+  using type = BFloat16;
+};
 static_assert(sizeof(Eigen::half) == sizeof(Half16), "half layout");
+static_assert(sizeof(Eigen::bfloat16) == sizeof(BFloat16), "bfloat16 layout");
+
+// Element type the CPU functors run on: bfloat16 as BFloat16, whose
+// conversions vectorize (Eigen::bfloat16's do not); every other type as is.
+template <typename T>
+struct CpuType {
+  using type = T;
+};
+template <>
+struct CpuType<Eigen::bfloat16> {
+  using type = BFloat16;
+};
+
+template <typename T>
+const typename CpuType<T>::type* AsCpu(const T* p) {
+  return reinterpret_cast<const typename CpuType<T>::type*>(p);
+}
+template <typename T>
+typename CpuType<T>::type* AsCpu(T* p) {
+  return reinterpret_cast<typename CpuType<T>::type*>(p);
+}
 
 #if GOOGLE_CUDA
 // The op's CUDA stream, read through StreamExecutor's platform handle (a
@@ -79,14 +104,16 @@ typename LauncherType<T>::type* AsLauncher(T* p) {
 // Expands REG(device, tag, T) for every element type the ops support on the
 // CPU and, when compiled with CUDA, on the GPU (like TF's TF_CALL_* macros;
 // REGISTER_KERNEL_BUILDER makes unique names, so one line may hold several).
-#define SG2_CPU_KERNELS(REG)                                \
-  REG(::tensorflow::DEVICE_CPU, ::sg2::CpuTag, Eigen::half) \
+#define SG2_CPU_KERNELS(REG)                                    \
+  REG(::tensorflow::DEVICE_CPU, ::sg2::CpuTag, Eigen::bfloat16) \
+  REG(::tensorflow::DEVICE_CPU, ::sg2::CpuTag, Eigen::half)     \
   REG(::tensorflow::DEVICE_CPU, ::sg2::CpuTag, float)       \
   REG(::tensorflow::DEVICE_CPU, ::sg2::CpuTag, double)
 #if GOOGLE_CUDA
 #define SG2_FOR_EACH_KERNEL(REG)                            \
-  SG2_CPU_KERNELS(REG)                                      \
-  REG(::tensorflow::DEVICE_GPU, ::sg2::GpuTag, Eigen::half) \
+  SG2_CPU_KERNELS(REG)                                          \
+  REG(::tensorflow::DEVICE_GPU, ::sg2::GpuTag, Eigen::bfloat16) \
+  REG(::tensorflow::DEVICE_GPU, ::sg2::GpuTag, Eigen::half)     \
   REG(::tensorflow::DEVICE_GPU, ::sg2::GpuTag, float)       \
   REG(::tensorflow::DEVICE_GPU, ::sg2::GpuTag, double)
 #else

@@ -188,8 +188,9 @@ void UpFirDn2dCpuNCHW(const UpFirDn2dParams& p, const T* x, const T* f,
 }  // namespace internal
 
 // y = upfirdn2d(x, f). Shapes are described by p (out_h/out_w must already be
-// computed with UpFirDn2dOutSize and be >= 1). T: float, double or a half
-// type convertible to/from float with static_cast.
+// computed with UpFirDn2dOutSize and be >= 1). T: float, double or a 16-bit
+// type convertible to/from float with static_cast (half, bfloat16), which is
+// accumulated in float and rounded once on output.
 template <typename T, typename PF>
 void UpFirDn2dCpu(const UpFirDn2dParams& p, const T* x, const T* f, T* y,
                   PF&& parallel_for) {
@@ -201,7 +202,7 @@ void UpFirDn2dCpu(const UpFirDn2dParams& p, const T* x, const T* f, T* y,
 }
 
 // CUDA launcher (defined in upfirdn2d_kernels.cu.cc). T in {float, double,
-// Half16}; f is in device memory. Returns 0 or a cudaError_t code.
+// Half16, BFloat16}; f is in device memory. Returns 0 or a cudaError_t code.
 template <typename T>
 int LaunchUpFirDn2dCuda(cudaStream_t stream, const UpFirDn2dParams& p,
                         const T* x, const T* f, T* y);

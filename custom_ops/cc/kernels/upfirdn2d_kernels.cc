@@ -100,7 +100,7 @@ class UpFirDn2dOp : public OpKernel {
     const T* fp = f.flat<T>().data();
     T* yp = y->flat<T>().data();
     if constexpr (std::is_same<Device, CpuTag>::value) {
-      UpFirDn2dCpu<T>(p, xp, fp, yp, TfParallelFor(ctx));
+      UpFirDn2dCpu(p, AsCpu(xp), AsCpu(fp), AsCpu(yp), TfParallelFor(ctx));
     } else {
 #if GOOGLE_CUDA
       RunOnCudaStream(ctx, "Sg2UpFirDn2d", [&](cudaStream_t stream) {

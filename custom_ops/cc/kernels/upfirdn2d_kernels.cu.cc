@@ -1,5 +1,4 @@
 // CUDA kernel and launcher for upfirdn2d (TensorFlow-free; build with nvcc).
-#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -252,6 +251,7 @@ int LaunchUpFirDn2dCuda(cudaStream_t stream, const UpFirDn2dParams& p,
 #define SG2_INSTANTIATE(T)                                                 \
   template int LaunchUpFirDn2dCuda<T>(cudaStream_t, const UpFirDn2dParams&, \
                                       const T*, const T*, T*);
+SG2_INSTANTIATE(BFloat16)
 SG2_INSTANTIATE(Half16)
 SG2_INSTANTIATE(float)
 SG2_INSTANTIATE(double)

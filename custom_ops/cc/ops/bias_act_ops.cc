@@ -37,7 +37,7 @@ REGISTER_OP("Sg2BiasAct")
     .Input("x: T")
     .Input("b: T")
     .Output("y: T")
-    .Attr("T: {half, float, double}")
+    .Attr("T: {bfloat16, half, float, double}")
     .Attr("axis: int >= 0")
     .Attr(
         "act: {'linear', 'relu', 'lrelu', 'tanh', 'sigmoid', 'elu', 'selu', "
@@ -54,7 +54,8 @@ REGISTER_OP("Sg2BiasAct")
 Fused bias + activation: y = clip(gain * act(x + b), -clamp, clamp).
 
 b is rank 1 with length x.shape[axis] (broadcast along axis) or length 0 for
-no bias. clamp < 0 disables clipping. Half inputs are computed in float.
+no bias. clamp < 0 disables clipping. bfloat16/half inputs are computed in float32
+and rounded once on output.
 )doc");
 
 REGISTER_OP("Sg2BiasActGrad")
@@ -62,7 +63,7 @@ REGISTER_OP("Sg2BiasActGrad")
     .Input("x: T")
     .Input("b: T")
     .Output("dx: T")
-    .Attr("T: {half, float, double}")
+    .Attr("T: {bfloat16, half, float, double}")
     .Attr("axis: int >= 0")
     .Attr(
         "act: {'linear', 'relu', 'lrelu', 'tanh', 'sigmoid', 'elu', 'selu', "
