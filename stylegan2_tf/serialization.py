@@ -34,7 +34,8 @@ HEADER_KEY = "__header__"
 def _classes() -> Dict[str, type]:
     from stylegan2_tf.networks.discriminator import Discriminator
     from stylegan2_tf.networks.generator import Generator
-    return {"Generator": Generator, "Discriminator": Discriminator}
+    from stylegan2_tf.networks.growing_discriminator import GrowingDiscriminator
+    return {"Generator": Generator, "Discriminator": Discriminator, "GrowingDiscriminator": GrowingDiscriminator}
 
 
 @dataclass
@@ -82,7 +83,7 @@ def network_class_name(net) -> str:
     for name, cls in _classes().items():
         if isinstance(net, cls):
             return name
-    raise ValueError(f"cannot save an object of type {type(net).__name__}; expected a Generator or Discriminator")
+    raise ValueError(f"cannot save an object of type {type(net).__name__}; expected one of {sorted(_classes())}")
 
 
 def build_network(class_name: str, config: dict, **overrides):
