@@ -449,7 +449,8 @@ def official_growing_d_vars(rng, resolution, num_channels, fmap_base, fmap_max, 
 
     def fromrgb(res):
         k = log2 - res
-        return [(f"FromRGB_lod{k}/weight", r(1, 1, num_channels, f(res - 1))), (f"FromRGB_lod{k}/bias", small(f(res - 1)))]
+        return [(f"FromRGB_lod{k}/weight", r(1, 1, num_channels, f(res - 1))),
+                (f"FromRGB_lod{k}/bias", small(f(res - 1)))]
 
     out = [("lod", np.float32(lod))] + fromrgb(log2)
     for res in range(log2, 2, -1):
@@ -491,7 +492,8 @@ def make_growing_pickle(variant="stylegan1", seed=0, resolution=8, num_channels=
     d_kwargs.update(extra_d_kwargs or {})
     nets = {}
     for gname in ("G", "Gs"):
-        g_vars = [("lod", np.float32(lod)), ("dlatent_avg", (0.3 * rng.standard_normal(dlatent_size)).astype(np.float32))]
+        g_vars = [("lod", np.float32(lod)),
+                  ("dlatent_avg", (0.3 * rng.standard_normal(dlatent_size)).astype(np.float32))]
         m_vars = []
         fan_in = latent_size
         if label_size:
@@ -631,7 +633,8 @@ def reference_v1_generator(params, z, c=None, lod=0.0, mapping_layers=2, psi=1.0
 
     def torgb(res, x):
         k = log2 - res
-        return _conv_same(x, _v1_weight(sv[f"ToRGB_lod{k}/weight"], 1.0)) + sv[f"ToRGB_lod{k}/bias"].reshape(1, -1, 1, 1)
+        y = _conv_same(x, _v1_weight(sv[f"ToRGB_lod{k}/weight"], 1.0))
+        return y + sv[f"ToRGB_lod{k}/bias"].reshape(1, -1, 1, 1)
 
     def block(res, x):
         sc = f"{2 ** res}x{2 ** res}"

@@ -17,8 +17,8 @@ import tensorflow as tf  # noqa: E402
 from official_format import (adain_ref, box_downsample_ref, make_growing_pickle, nearest_upsample_ref,  # noqa: E402
                              reference_growing_discriminator, reference_revised_generator, reference_v1_generator,
                              v1_fused_conv_downscale_ref, v1_fused_upscale_conv_ref, _conv_same)
-from stylegan2_tf.networks import (AdaIN, Discriminator, Generator, GrowingDiscriminator, RevisedSynthesis,  # noqa: E402
-                                   StyleGAN1Synthesis, active_style_layers)
+from stylegan2_tf.networks import (AdaIN, Discriminator, Generator, GrowingDiscriminator,  # noqa: E402
+                                   RevisedSynthesis, StyleGAN1Synthesis, active_style_layers)
 from stylegan2_tf.networks.growing import box_downsample, nearest_upsample  # noqa: E402
 from stylegan2_tf.networks.stylegan1 import StyleGAN1Layer  # noqa: E402
 from stylegan2_tf.official_pickle import import_official_pickle  # noqa: E402
