@@ -1,4 +1,5 @@
-"""Import NVIDIA's official StyleGAN2 / StyleGAN2-ADA TensorFlow 1 pickles without TF1 and without running their code.
+"""Import NVIDIA's official StyleGAN2 / StyleGAN2-ADA (and StyleGAN v1) TensorFlow 1 pickles without TF1 and without
+running their code.
 
 Format facts (from the official `dnnlib.tflib.network.Network.__getstate__`): a network pickle is a tuple (G, D, Gs)
 of `dnnlib.tflib.network.Network` objects whose state is a dict with keys `version`, `name`, `static_kwargs` (the
@@ -177,51 +178,128 @@ class _KwargReader:
             raise ValueError(f"{self.what}: unknown official kwargs {unknown}; refusing to guess their meaning")
 
 
-_SYNTHESIS_FUNCS = {"G_synthesis_stylegan2": "stylegan2", "G_synthesis": "ada"}
-_D_FUNCS = {"D_stylegan2": "stylegan2", "D_main": "ada"}
+# Build functions we import: generator -> {synthesis build function -> variant}, discriminator -> variant.
+# StyleGAN2: networks_stylegan2 (G_synthesis_stylegan_revised / D_stylegan: configs B-D, with progressive growing);
+# StyleGAN2-ADA: G_synthesis / D_main under G_main; StyleGAN (v1) networks_stylegan: G_style / D_basic (config A).
+_G_FUNCS = {
+    "G_main": {"G_synthesis_stylegan2": "stylegan2", "G_synthesis": "ada", "G_synthesis_stylegan_revised": "revised"},
+    "G_style": {"G_synthesis": "stylegan1"},
+}
+_D_FUNCS = {"D_stylegan2": "stylegan2", "D_main": "ada", "D_stylegan": "revised", "D_basic": "stylegan1"}
+_GROWING_VARIANTS = ("revised", "stylegan1")
+# StyleGAN (v1) pickles were written by dnnlib's Network.__getstate__ version 3 (2 for older ones).
+_MIN_VERSION = {"stylegan1": 2, "stylegan2": 4, "ada": 4, "revised": 4}
+# The structures whose template graph holds every lod's ToRGB/FromRGB ('fixed' would hold only the last ones).
+_GROWING_STRUCTURES = ("auto", "linear", "recursive")
+# G_style's baked-in truncation defaults (applied by its Gs at run time; ours leave it to --trunc/--trunc-cutoff).
+V1_TRUNCATION_DEFAULTS = {"truncation_psi": 0.7, "truncation_cutoff": 8}
+
+
+def _check_version(net: OfficialNetworkState, variant: str, what: str) -> None:
+    if net.version < _MIN_VERSION[variant]:
+        raise ValueError(f"official {what} pickle version {net.version} is too old for {net.build_func_name} "
+                         f"(need >= {_MIN_VERSION[variant]})")
+
+
+def generator_variant(G: OfficialNetworkState) -> str:
+    """'stylegan2', 'ada', 'revised' or 'stylegan1' from the build functions of G and its components."""
+    if G.build_func_name not in _G_FUNCS:
+        raise ValueError(f"unsupported generator build function {G.build_func_name!r}; supported: {sorted(_G_FUNCS)}")
+    comps = G.components
+    if set(comps) != {"mapping", "synthesis"}:
+        raise ValueError(f"generator components must be mapping and synthesis, got {sorted(comps)}")
+    syn_funcs = _G_FUNCS[G.build_func_name]
+    syn_func = comps["synthesis"].build_func_name
+    if syn_func not in syn_funcs:
+        raise ValueError(f"unsupported synthesis network {syn_func!r} under {G.build_func_name}; supported: "
+                         f"{sorted(syn_funcs)}")
+    if comps["mapping"].build_func_name != "G_mapping":
+        raise ValueError(f"unsupported mapping network {comps['mapping'].build_func_name!r} (expected G_mapping)")
+    variant = syn_funcs[syn_func]
+    _check_version(G, variant, "generator")
+    return variant
+
+
+def discriminator_variant(D: OfficialNetworkState) -> str:
+    if D.build_func_name not in _D_FUNCS:
+        raise ValueError(f"unsupported discriminator build function {D.build_func_name!r}; supported: "
+                         f"{sorted(_D_FUNCS)}")
+    if D.components:
+        raise ValueError(f"unexpected discriminator components {sorted(D.components)}")
+    variant = _D_FUNCS[D.build_func_name]
+    _check_version(D, variant, "discriminator")
+    return variant
+
+
+def _w_avg_beta(kwargs: dict) -> Optional[float]:
+    beta = kwargs.get("dlatent_avg_beta", kwargs.get("w_avg_beta", 0.995))  # None (or 1) disables the w_avg update
+    return None if beta is None or beta == 1 else float(beta)
+
+
+def _blur_filter(k: "_KwargReader") -> Optional[list]:
+    k.ignore("blur_filter")
+    value = k.kwargs.get("blur_filter", [1, 2, 1])  # an explicit None turns the blur off
+    return None if value is None else list(value)
+
+
+def _stylegan1_generator_config(k: "_KwargReader") -> dict:
+    """G_style = G_mapping + G_synthesis of networks_stylegan (defaults as there: fmap_base 8192, ...)."""
+    k.ignore("truncation_psi", "truncation_cutoff", "truncation_psi_val", "truncation_cutoff_val",
+             "style_mixing_prob", "randomize_noise", "dtype", "is_template_graph", "dlatent_broadcast",
+             "dlatent_avg_beta", "is_training", "is_validation")
+    for key, allowed, default in (("use_styles", (True,), True), ("const_input_layer", (True,), True),
+                                  ("use_pixel_norm", (False,), False), ("use_instance_norm", (True,), True),
+                                  ("use_wscale", (True,), True), ("normalize_latents", (True, False), True),
+                                  ("structure", _GROWING_STRUCTURES, "auto")):
+        k.require(key, allowed, default)
+    config = dict(
+        z_dim=int(k.get("latent_size", 512)), c_dim=int(k.get("label_size", 0)), w_dim=int(k.get("dlatent_size", 512)),
+        img_resolution=int(k.get("resolution", 1024)), img_channels=int(k.get("num_channels", 3)),
+        mapping_layers=int(k.get("mapping_layers", 8)), mapping_fmaps=int(k.get("mapping_fmaps", 512)),
+        mapping_lr_mul=float(k.get("mapping_lrmul", 0.01)),
+        mapping_nonlinearity=k.require("mapping_nonlinearity", ("lrelu", "relu"), "lrelu"),
+        normalize_latents=bool(k.kwargs.get("normalize_latents", True)), label_embed="concat",
+        w_avg_beta=_w_avg_beta(k.kwargs), fmap_base=int(k.get("fmap_base", 8192)),
+        fmap_decay=float(k.get("fmap_decay", 1.0)), fmap_max=int(k.get("fmap_max", 512)),
+        structure="growing", architecture="stylegan1",
+        nonlinearity=k.require("nonlinearity", ("lrelu", "relu"), "lrelu"),
+        use_noise=bool(k.get("use_noise", True)), blur_filter=_blur_filter(k),
+        fused_scale=k.require("fused_scale", ("auto", True, False), "auto"),
+    )
+    k.check_unknown()
+    return config
 
 
 def generator_config(G: OfficialNetworkState) -> dict:
     """Generator constructor config from an official G state (its and its components' static kwargs)."""
-    if G.version < 4:
-        raise ValueError(f"official pickle version {G.version} is too old (need >= 4: StyleGAN2)")
-    if G.build_func_name != "G_main":
-        raise ValueError(f"unsupported generator build function {G.build_func_name!r} (expected G_main)")
-    comps = G.components
-    if set(comps) != {"mapping", "synthesis"}:
-        raise ValueError(f"generator components must be mapping and synthesis, got {sorted(comps)}")
-    syn_func = comps["synthesis"].build_func_name
-    if syn_func not in _SYNTHESIS_FUNCS:
-        raise ValueError(f"unsupported synthesis network {syn_func!r}; supported: {sorted(_SYNTHESIS_FUNCS)} "
-                         "(progressive-growing StyleGAN1-style synthesis is not supported)")
-    if comps["mapping"].build_func_name != "G_mapping":
-        raise ValueError(f"unsupported mapping network {comps['mapping'].build_func_name!r}")
-    variant = _SYNTHESIS_FUNCS[syn_func]
+    variant = generator_variant(G)
     kwargs = dict(G.static_kwargs)
-    for comp in comps.values():
+    for comp in G.components.values():
         kwargs.update(comp.static_kwargs)
     k = _KwargReader(kwargs, "generator")
+    if variant == "stylegan1":
+        return _stylegan1_generator_config(k)
+    syn_func = G.components["synthesis"].build_func_name
     k.ignore("truncation_psi", "truncation_cutoff", "truncation_psi_val", "truncation_cutoff_val",
              "style_mixing_prob", "randomize_noise", "fused_modconv", "dtype", "num_fp16_res", "is_template_graph",
              "dlatent_broadcast")
     k.require("mapping_func", ("G_mapping",), "G_mapping")
     k.require("synthesis_func", (syn_func,), syn_func)
-    k.require("structure", ("auto", "fixed"), "auto")
+    k.require("structure", _GROWING_STRUCTURES if variant == "revised" else ("auto", "fixed"), "auto")
     k.require("normalize_latents", (True, False), True)
     dlatent_size = int(k.get("dlatent_size", 512))
     k.ignore("dlatent_avg_beta", "w_avg_beta")
-    beta = kwargs.get("dlatent_avg_beta", kwargs.get("w_avg_beta", 0.995))  # None (or 1) disables the w_avg update
     config = dict(
         z_dim=int(k.get("latent_size", 512)), c_dim=int(k.get("label_size", 0)), w_dim=dlatent_size,
         img_resolution=int(k.get("resolution", 1024)), img_channels=int(k.get("num_channels", 3)),
         mapping_layers=int(k.get("mapping_layers", 8)),
-        mapping_fmaps=int(k.get("mapping_fmaps", 512 if variant == "stylegan2" else dlatent_size)),
+        mapping_fmaps=int(k.get("mapping_fmaps", dlatent_size if variant == "ada" else 512)),
         mapping_lr_mul=float(k.get("mapping_lrmul", 0.01)),
         mapping_nonlinearity=k.get("mapping_nonlinearity", "lrelu"),
         normalize_latents=bool(kwargs.get("normalize_latents", True)),
-        label_embed="concat" if variant == "stylegan2" else "embed",
+        label_embed="embed" if variant == "ada" else "concat",
         label_fmaps=k.get("label_fmaps", None),
-        w_avg_beta=None if beta is None or beta == 1 else float(beta),
+        w_avg_beta=_w_avg_beta(kwargs),
         fmap_base=int(k.get("fmap_base", 16384)), fmap_decay=float(k.get("fmap_decay", 1.0)),
         fmap_min=int(k.get("fmap_min", 1)), fmap_max=int(k.get("fmap_max", 512)),
         fmap_const=k.get("fmap_const", None),
@@ -229,23 +307,50 @@ def generator_config(G: OfficialNetworkState) -> dict:
         resample_kernel=list(k.get("resample_kernel", [1, 3, 3, 1])),
         use_noise=bool(k.get("use_noise", True)), conv_clamp=k.get("conv_clamp", None),
     )
-    if variant == "stylegan2":
+    if variant != "ada":
         k.require("use_noise", (True,), True)
+    if variant == "revised":  # G_synthesis_stylegan_revised has no architecture kwarg (G_main passes it along)
+        config.update(architecture="orig", structure="growing")
     k.check_unknown()
     return config
 
 
-def discriminator_config(D: OfficialNetworkState) -> dict:
-    """Discriminator constructor config from an official D state."""
-    if D.version < 4:
-        raise ValueError(f"official pickle version {D.version} is too old (need >= 4: StyleGAN2)")
-    if D.build_func_name not in _D_FUNCS:
-        raise ValueError(f"unsupported discriminator {D.build_func_name!r}; supported: {sorted(_D_FUNCS)}")
-    if D.components:
-        raise ValueError(f"unexpected discriminator components {sorted(D.components)}")
-    variant = _D_FUNCS[D.build_func_name]
+def official_truncation(G: OfficialNetworkState) -> Optional[dict]:
+    """G_style's baked-in truncation (psi, cutoff) from its static kwargs or defaults; None for other generators."""
+    if G.build_func_name != "G_style":
+        return None
+    kwargs = G.static_kwargs
+    return {key: kwargs.get(key, default) for key, default in V1_TRUNCATION_DEFAULTS.items()}
+
+
+def discriminator_config(D: OfficialNetworkState) -> Tuple[str, dict]:
+    """(class name, constructor config) from an official D state: Discriminator for StyleGAN2(-ADA),
+    GrowingDiscriminator for D_stylegan (architecture 'orig') and StyleGAN's D_basic ('stylegan1')."""
+    variant = discriminator_variant(D)
     k = _KwargReader(D.static_kwargs, "discriminator")
-    k.ignore("dtype", "num_fp16_res", "augment_strength", "freeze_layers", "pagan_num", "pagan_fade")
+    k.ignore("dtype", "num_fp16_res", "augment_strength", "freeze_layers", "pagan_num", "pagan_fade",
+             "is_template_graph")
+    if variant in _GROWING_VARIANTS:
+        v1 = variant == "stylegan1"
+        k.require("structure", _GROWING_STRUCTURES, "auto")
+        group = int(k.get("mbstd_group_size", 4))
+        features = int(k.get("mbstd_num_features", 1)) if group > 1 else 0  # the layer exists for groups > 1 only
+        config = dict(
+            c_dim=int(k.get("label_size", 0)), img_resolution=int(k.get("resolution", 32 if v1 else 1024)),
+            img_channels=int(k.get("num_channels", 1 if v1 else 3)), architecture="stylegan1" if v1 else "orig",
+            fmap_base=int(k.get("fmap_base", 8192 if v1 else 16384)), fmap_decay=float(k.get("fmap_decay", 1.0)),
+            fmap_min=1 if v1 else int(k.get("fmap_min", 1)), fmap_max=int(k.get("fmap_max", 512)),
+            nonlinearity=k.require("nonlinearity", ("lrelu", "relu"), "lrelu") if v1 else k.get("nonlinearity",
+                                                                                                   "lrelu"),
+            mbstd_group_size=max(group, 1), mbstd_num_features=features)
+        if v1:
+            k.require("use_wscale", (True,), True)
+            k.require("fused_scale", ("auto", True, False), "auto")  # same function either way (module docstring)
+            config["blur_filter"] = _blur_filter(k)
+        else:
+            config["resample_kernel"] = list(k.get("resample_kernel", [1, 3, 3, 1]))
+        k.check_unknown()
+        return "GrowingDiscriminator", config
     k.require("structure", ("auto", "fixed"), "auto")
     k.require("use_pagan", (False,), False)
     k.require("use_spectral_norm", (False,), False)
@@ -275,15 +380,16 @@ def discriminator_config(D: OfficialNetworkState) -> dict:
         mapping_lr_mul=float(k.get("mapping_lrmul", 0.1)) if variant == "ada" else 0.1,
     )
     k.check_unknown()
-    return config
+    return "Discriminator", config
 
 
-def _convert_values(values: Dict[str, np.ndarray], what: str) -> Dict[str, np.ndarray]:
-    """Official layouts -> ours: const [1, C, 4, 4] -> [4, 4, C]; noise{i} [1, 1, H, W] -> [H, W]; drop `lod`."""
+def _convert_values(values: Dict[str, np.ndarray], what: str, keep_lod: bool = False) -> Dict[str, np.ndarray]:
+    """Official layouts -> ours: const [1, C, 4, 4] -> [4, 4, C]; noise{i} [1, 1, H, W] -> [H, W]; `lod` is dropped
+    unless keep_lod (the growing networks keep theirs)."""
     out = {}
     for name, value in values.items():
         leaf = name.rsplit("/", 1)[-1]
-        if leaf == "lod":  # progressive-growing level of detail; StyleGAN2 networks ignore it
+        if leaf == "lod" and not keep_lod:  # level of detail of progressive growing; StyleGAN2 networks ignore it
             continue
         value = np.asarray(value, dtype=np.float32)
         if name.endswith("Const/const"):
@@ -302,30 +408,50 @@ def convert_generator(G: OfficialNetworkState, impl: Optional[str] = None, fused
     """Official G (or Gs) state -> Generator with the same weights."""
     config = generator_config(G)
     net = build_network("Generator", config, impl=impl, fused_modconv=fused_modconv)
-    assign_values(net, _convert_values(collect_variables(G), "generator"), what=f"official {G.name}")
+    values = collect_variables(G)
+    growing = config.get("structure") == "growing"
+    if growing:
+        # G_main / G_style assign their own `lod` to the synthesis network's before every evaluation, so G's value
+        # is the one that governs the output; the synthesis network's copy is replaced by it.
+        if "lod" not in values:
+            raise ValueError(f"official {G.name}: a progressive-growing generator must hold a 'lod' variable")
+        values["synthesis/lod"] = values.pop("lod")
+    assign_values(net, _convert_values(values, "generator", keep_lod=growing), what=f"official {G.name}")
     return net
 
 
 def convert_discriminator(D: OfficialNetworkState, impl: Optional[str] = None):
-    """Official D state -> Discriminator with the same weights."""
-    config = discriminator_config(D)
-    net = build_network("Discriminator", config, impl=impl)
-    assign_values(net, _convert_values(collect_variables(D), "discriminator"), what=f"official {D.name}")
+    """Official D state -> Discriminator (StyleGAN2, ADA) or GrowingDiscriminator (D_stylegan, D_basic)."""
+    class_name, config = discriminator_config(D)
+    net = build_network(class_name, config, impl=impl)
+    assign_values(net, _convert_values(collect_variables(D), "discriminator",
+                                       keep_lod=class_name == "GrowingDiscriminator"), what=f"official {D.name}")
     return net
 
 
 def import_official_pickle(path, impl: Optional[str] = None, fused_modconv=None) -> NetworkSnapshot:
-    """Reads an official pickle into a NetworkSnapshot (G, D, G_ema = Gs); a Gs-only pickle gives only G_ema."""
+    """Reads an official pickle into a NetworkSnapshot (G, D, G_ema = Gs); a Gs-only pickle gives only G_ema.
+
+    For StyleGAN (v1) generators the metadata records G_style's baked-in truncation defaults under
+    `official_truncation` (psi 0.7 on the first 8 layers unless the pickle's kwargs say otherwise); our networks do
+    not apply them by themselves: pass them to the tools (--trunc 0.7 --trunc-cutoff 8) to reproduce NVIDIA's images.
+    """
     nets = read_official_pickle(path)
     meta = {"source": os.path.basename(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else "<stream>",
             "source_format": "official_tf_pickle"}
+    gs = nets[-1]
+    names = ("G", "D", "Gs") if len(nets) == 3 else ("Gs",)
+    meta["official_build_functions"] = {name: net.build_func_name for name, net in zip(names, nets)}
+    truncation = official_truncation(gs)
+    if truncation is not None:
+        meta["official_truncation"] = truncation
     if len(nets) == 1:
-        return NetworkSnapshot(G_ema=convert_generator(nets[0], impl, fused_modconv), metadata=meta)
+        return NetworkSnapshot(G_ema=convert_generator(gs, impl, fused_modconv), metadata=meta)
     G, D, Gs = nets
     return NetworkSnapshot(G=convert_generator(G, impl, fused_modconv), D=convert_discriminator(D, impl),
                            G_ema=convert_generator(Gs, impl, fused_modconv), metadata=meta)
 
 
 # Imports run one way (this module -> serialization): serialization's load_network learns about pickles from here.
-register_format("official NVIDIA StyleGAN2 / StyleGAN2-ADA TensorFlow pickle (.pkl)", PICKLE_MAGIC,
+register_format("official NVIDIA StyleGAN2 / StyleGAN2-ADA / StyleGAN (v1) TensorFlow pickle (.pkl)", PICKLE_MAGIC,
                 import_official_pickle)

@@ -34,7 +34,8 @@ HEADER_KEY = "__header__"
 def _classes() -> Dict[str, type]:
     from stylegan2_tf.networks.discriminator import Discriminator
     from stylegan2_tf.networks.generator import Generator
-    return {"Generator": Generator, "Discriminator": Discriminator}
+    from stylegan2_tf.networks.growing_discriminator import GrowingDiscriminator
+    return {"Generator": Generator, "Discriminator": Discriminator, "GrowingDiscriminator": GrowingDiscriminator}
 
 
 @dataclass
@@ -82,11 +83,11 @@ def network_class_name(net) -> str:
     for name, cls in _classes().items():
         if isinstance(net, cls):
             return name
-    raise ValueError(f"cannot save an object of type {type(net).__name__}; expected a Generator or Discriminator")
+    raise ValueError(f"cannot save an object of type {type(net).__name__}; expected one of {sorted(_classes())}")
 
 
 def build_network(class_name: str, config: dict, **overrides):
-    """Constructs a Generator/Discriminator from its `get_config()` dict (plus overrides such as impl=...)."""
+    """Constructs a Generator/(Growing)Discriminator from its `get_config()` dict (plus overrides such as impl=...)."""
     classes = _classes()
     if class_name not in classes:
         raise ValueError(f"unknown network class {class_name!r}; expected one of {sorted(classes)}")
@@ -203,7 +204,8 @@ def network_formats() -> Tuple[NetworkFormat, ...]:
 
 def load_network(path: str, impl: Optional[str] = None, fused_modconv=None) -> NetworkSnapshot:
     """Loads a network file of any registered format, recognised by its first bytes (not its name): a stylegan2_tf
-    snapshot (zip, usually .npz) or an official NVIDIA StyleGAN2 / StyleGAN2-ADA TensorFlow pickle (usually .pkl).
+    snapshot (zip, usually .npz) or an official NVIDIA StyleGAN2 / StyleGAN2-ADA / StyleGAN (v1) TensorFlow pickle
+    (usually .pkl).
 
     Returns a NetworkSnapshot with `.G`, `.D`, `.G_ema` (Keras models; None where absent) and `.metadata`.
     Official pickles are read with a restricted unpickler (no code from the file runs). impl/fused_modconv override

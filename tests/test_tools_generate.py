@@ -11,7 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from PIL import Image  # noqa: E402
 
-from official_format import make_official_pickle  # noqa: E402
+from official_format import make_growing_pickle, make_official_pickle, reference_v1_generator  # noqa: E402
 from stylegan2_tf.cli_utils import parse_int_list, parse_seeds  # noqa: E402
 from stylegan2_tf.serialization import load_network  # noqa: E402
 
@@ -131,3 +131,27 @@ def test_interpolate(nets, tmp_path):
     assert tool.path_weights(3, 5, loop=False) == [(0, 1, 0.0), (0, 1, 0.5), (1, 2, 0.0), (1, 2, 0.5), (1, 2, 1.0)]
     assert tool.path_weights(2, 4, loop=True) == [(0, 1, 0.0), (0, 1, 0.5), (1, 0, 0.0), (1, 0, 0.5)]
     assert tool.main(["--network", nets[1], "--seeds", "1", "--out", str(out)]) == 2
+
+
+def test_generate_on_imported_stylegan1_pickle(tmp_path, capsys):
+    """StyleGAN (v1) G_style pickle -> import_official.py -> generate.py with NVIDIA's baked-in truncation passed as
+    flags: the PNGs are the numpy statement of the official network (within one uint8 level of float rounding)."""
+    data, nets = make_growing_pickle("stylegan1", seed=21, resolution=16)
+    (tmp_path / "v1.pkl").write_bytes(data)
+    npz = str(tmp_path / "v1.npz")
+    assert _tool("import_official").main(["--pkl", str(tmp_path / "v1.pkl"), "--out", npz]) == 0
+    assert "--trunc 0.7 --trunc-cutoff 8" in capsys.readouterr().out
+    params = dict(nets["Gs"][0])
+    params.update({f"mapping/{k}": v for k, v in nets["Gs"][1]})
+    params.update({f"synthesis/{k}": v for k, v in nets["Gs"][2]})
+    z = np.concatenate([np.random.RandomState(s).randn(1, 8) for s in (0, 1, 2)])
+    ref = reference_v1_generator(params, z, psi=0.7, cutoff=4).transpose(0, 2, 3, 1)
+    ref = np.clip(ref * 127.5 + 128, 0, 255).astype(np.uint8)
+    for network in (npz, str(tmp_path / "v1.pkl")):
+        out = tmp_path / os.path.basename(network).replace(".", "_")
+        assert _tool("generate").main(["--network", network, "--seeds", "0-2", "--trunc", "0.7", "--trunc-cutoff",
+                                       "4", "--outdir", str(out)]) == 0
+        for i, s in enumerate((0, 1, 2)):
+            img = np.asarray(Image.open(out / f"seed{s:04d}.png"))
+            assert img.shape == (16, 16, 3)
+            assert np.abs(img.astype(int) - ref[i]).max() <= 1

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Convert an official NVIDIA StyleGAN2 / StyleGAN2-ADA TensorFlow pickle into a project snapshot.
+"""Convert an official NVIDIA StyleGAN2 / StyleGAN2-ADA / StyleGAN (v1) TensorFlow pickle into a project snapshot.
 
 Example:
     python tools/import_official.py --pkl stylegan2-ffhq-config-f.pkl --out imported/
@@ -45,6 +45,11 @@ def main(argv=None) -> int:
     G = net.G_ema
     print(f"{path}: {G.img_resolution}x{G.img_resolution}x{G.img_channels}, z_dim {G.z_dim}, c_dim {G.c_dim}, "
           f"networks {[k for k in ('G', 'D', 'G_ema') if getattr(net, k) is not None]}")
+    trunc = net.metadata.get("official_truncation") or {}
+    if None not in (trunc.get("truncation_psi"), trunc.get("truncation_cutoff")):  # G_style applied it itself
+        print(f"note: the official generator applied truncation psi {trunc['truncation_psi']} to the first "
+              f"{trunc['truncation_cutoff']} layers by default; pass --trunc {trunc['truncation_psi']} "
+              f"--trunc-cutoff {trunc['truncation_cutoff']} to the tools to reproduce it")
     return 0
 
 

@@ -1,4 +1,10 @@
-"""StyleGAN2 generator = mapping network + synthesis network (Keras model)."""
+"""StyleGAN2 generator = mapping network + synthesis network (Keras model).
+
+structure='fixed' (default) is StyleGAN2's synthesis (architectures 'orig', 'skip', 'resnet'); structure='growing'
+selects a progressive-growing synthesis network with a `lod` variable (configs A-D of the StyleGAN2 paper):
+architecture='orig' is the revised StyleGAN synthesis (G_main + G_synthesis_stylegan_revised, configs B-D) and
+architecture='stylegan1' StyleGAN's G_style (AdaIN synthesis, StyleGAN1 mapping gains; config A).
+"""
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -8,7 +14,12 @@ import tensorflow as tf
 
 from stylegan2_tf.networks.layers import as_float32
 from stylegan2_tf.networks.mapping import MappingNetwork
+from stylegan2_tf.networks.revised import RevisedSynthesis
+from stylegan2_tf.networks.stylegan1 import StyleGAN1Synthesis
 from stylegan2_tf.networks.synthesis import SynthesisNetwork
+
+STRUCTURES = ("fixed", "growing")
+GROWING_ARCHITECTURES = ("orig", "stylegan1")
 
 
 def mix_styles(ws: tf.Tensor, ws2: tf.Tensor, cutoff) -> tf.Tensor:
@@ -50,17 +61,40 @@ class Generator(keras.Model):
                  fmap_base: int = 16384, fmap_decay: float = 1.0, fmap_min: int = 1, fmap_max: int = 512,
                  fmap_const: Optional[int] = None, architecture: str = "skip", nonlinearity: str = "lrelu",
                  resample_kernel: Optional[Sequence[float]] = (1, 3, 3, 1), use_noise: bool = True,
-                 conv_clamp: Optional[float] = None, fused_modconv="auto", impl: str = "auto", **kwargs):
+                 conv_clamp: Optional[float] = None, fused_modconv="auto", structure: str = "fixed",
+                 blur_filter: Optional[Sequence[float]] = (1, 2, 1), fused_scale="auto", impl: str = "auto",
+                 **kwargs):
         super().__init__(**kwargs)
-        self.synthesis = SynthesisNetwork(
-            w_dim, img_resolution, img_channels, fmap_base=fmap_base, fmap_decay=fmap_decay, fmap_min=fmap_min,
-            fmap_max=fmap_max, fmap_const=fmap_const, architecture=architecture, nonlinearity=nonlinearity,
-            resample_kernel=resample_kernel, use_noise=use_noise, conv_clamp=conv_clamp, fused_modconv=fused_modconv,
-            impl=impl, name="synthesis")
+        if structure not in STRUCTURES:
+            raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}")
+        synthesis_args = dict(fmap_base=fmap_base, fmap_decay=fmap_decay, fmap_min=fmap_min, fmap_max=fmap_max,
+                              nonlinearity=nonlinearity, resample_kernel=resample_kernel, use_noise=use_noise,
+                              fused_modconv=fused_modconv, impl=impl, name="synthesis")
+        if structure == "fixed":
+            if architecture == "stylegan1":
+                raise ValueError("architecture 'stylegan1' (StyleGAN's G_style) exists only with structure='growing'")
+            self.synthesis = SynthesisNetwork(w_dim, img_resolution, img_channels, fmap_const=fmap_const,
+                                              architecture=architecture, conv_clamp=conv_clamp, **synthesis_args)
+        else:
+            if architecture not in GROWING_ARCHITECTURES:
+                raise ValueError(f"structure='growing' supports architecture {GROWING_ARCHITECTURES} (the official "
+                                 f"progressive-growing networks), got {architecture!r}")
+            if fmap_const is not None:
+                raise ValueError("fmap_const is not supported with structure='growing'")
+            if architecture == "stylegan1":
+                if conv_clamp is not None:
+                    raise ValueError("conv_clamp is not supported by the StyleGAN1 synthesis network")
+                self.synthesis = StyleGAN1Synthesis(w_dim, img_resolution, img_channels, blur_filter=blur_filter,
+                                                    fused_scale=fused_scale, **synthesis_args)
+            else:
+                self.synthesis = RevisedSynthesis(w_dim, img_resolution, img_channels, conv_clamp=conv_clamp,
+                                                  **synthesis_args)
+        self.structure = structure
         self.mapping = MappingNetwork(
             z_dim, c_dim, w_dim, self.synthesis.num_ws, mapping_layers=mapping_layers, mapping_fmaps=mapping_fmaps,
             lr_mul=mapping_lr_mul, nonlinearity=mapping_nonlinearity, normalize_latents=normalize_latents,
-            label_embed=label_embed, label_fmaps=label_fmaps, w_avg_beta=w_avg_beta, impl=impl, name="mapping")
+            label_embed=label_embed, label_fmaps=label_fmaps, w_avg_beta=w_avg_beta,
+            gain_in_weights=architecture == "stylegan1", impl=impl, name="mapping")
         self.z_dim, self.c_dim, self.w_dim = self.mapping.z_dim, self.mapping.c_dim, self.mapping.w_dim
         self.num_ws = self.synthesis.num_ws
         self.img_resolution, self.img_channels = self.synthesis.img_resolution, self.synthesis.img_channels
@@ -76,11 +110,20 @@ class Generator(keras.Model):
             architecture=self.synthesis.architecture, nonlinearity=self.synthesis.nonlinearity,
             resample_kernel=self.synthesis.resample_kernel, use_noise=self.synthesis.use_noise,
             conv_clamp=self.synthesis.conv_clamp, fused_modconv=self.synthesis.fused_modconv, impl=self.synthesis.impl)
+        if structure == "growing":  # (fixed-structure configs stay as they were before growing existed)
+            self._config["structure"] = structure
+        if architecture == "stylegan1":
+            self._config["blur_filter"] = self.synthesis.blur_filter
+            self._config["fused_scale"] = self.synthesis.fused_scale
         self.built = True
 
     @property
     def w_avg(self):
         return self.mapping.w_avg
+
+    def active_style_layers(self):
+        """Style layers in use at the synthesis network's current lod (num_ws without growing)."""
+        return self.synthesis.active_style_layers() if self.structure == "growing" else self.num_ws
 
     def named_variables(self) -> dict:
         """Stable name -> variable, in the official scopes: mapping/..., synthesis/..., dlatent_avg."""
@@ -104,7 +147,8 @@ class Generator(keras.Model):
                                truncation_cutoff=truncation_cutoff, training=training, update_w_avg=False)
             # A seed from the global (stateful) generator, so tf.random.set_seed makes calls reproducible.
             seed = tf.random.uniform([2], 0, 2 ** 31 - 1, dtype=tf.int32)
-            ws = mix_styles(ws, ws2, style_mixing_cutoff(self.num_ws, style_mixing_prob, seed))
+            # Growing: the crossover is drawn among the layers in use (official cur_layers).
+            ws = mix_styles(ws, ws2, style_mixing_cutoff(self.active_style_layers(), style_mixing_prob, seed))
         img = self.synthesis(ws, noise_mode=noise_mode, fused_modconv=fused_modconv, training=training)
         return (img, ws) if return_ws else img
 

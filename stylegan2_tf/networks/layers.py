@@ -62,10 +62,13 @@ class EqualizedDense(keras.layers.Layer):
 
     x: [N, in] (higher ranks are flattened in their given memory order) -> [N, units].
     Variables: `weight` [in, units] ~ N(0, 1/lr_mul), `bias` [units] (init `bias_init` / lr_mul).
+    act_gain: gain after the activation (None = its conventional gain, sqrt(2) for lrelu). StyleGAN1 puts that
+    gain into the weights instead (weight_gain=sqrt(2), act_gain=1), which differs once the bias is nonzero.
     """
 
     def __init__(self, units: int, *, lr_mul: float = 1.0, activation: str = "linear", use_bias: bool = True,
-                 bias_init: float = 0.0, weight_gain: float = 1.0, impl: str = "auto", **kwargs):
+                 bias_init: float = 0.0, weight_gain: float = 1.0, act_gain: Optional[float] = None,
+                 impl: str = "auto", **kwargs):
         super().__init__(**kwargs)
         if int(units) <= 0:
             raise ValueError(f"units must be positive, got {units}")
@@ -75,6 +78,7 @@ class EqualizedDense(keras.layers.Layer):
         self.use_bias = bool(use_bias)
         self.bias_init = float(bias_init)
         self.weight_gain = float(weight_gain)
+        self.act_gain = None if act_gain is None else float(act_gain)
         self.impl = check_impl(impl)
 
     def build(self, input_shape):
@@ -96,14 +100,14 @@ class EqualizedDense(keras.layers.Layer):
             x = tf.reshape(x, [-1, self.fan_in])
         x = tf.matmul(x, self.weight * self.weight_coef)
         b = None if self.bias is None else self.bias * self.lr_mul
-        if b is None and self.activation == "linear":
+        if b is None and self.activation == "linear" and self.act_gain is None:
             return x
-        return bias_act(x, b, act=self.activation, impl=self.impl)
+        return bias_act(x, b, act=self.activation, gain=self.act_gain, impl=self.impl)
 
     def get_config(self):
         config = super().get_config()
         config.update(units=self.units, lr_mul=self.lr_mul, activation=self.activation, use_bias=self.use_bias,
-                      bias_init=self.bias_init, weight_gain=self.weight_gain, impl=self.impl)
+                      bias_init=self.bias_init, weight_gain=self.weight_gain, act_gain=self.act_gain, impl=self.impl)
         return config
 
 
@@ -113,11 +117,13 @@ class EqualizedConv2D(keras.layers.Layer):
     x: [N, H, W, Cin] -> [N, H*2 (up) | H/2 (down) | H, ..., filters].
     up=True is the official fused "upsample then conv" (transposed conv + FIR), down=True the official
     "FIR then strided conv". Variables: `weight` [k, k, Cin, filters], `bias` [filters] if use_bias.
+    weight_gain / act_gain: as in EqualizedDense (StyleGAN1 layers: sqrt(2) / 1).
     """
 
     def __init__(self, filters: int, kernel_size: int, *, up: bool = False, down: bool = False,
                  resample_kernel: Optional[Sequence[float]] = (1, 3, 3, 1), activation: str = "linear",
-                 use_bias: bool = True, conv_clamp: Optional[float] = None, impl: str = "auto", **kwargs):
+                 use_bias: bool = True, conv_clamp: Optional[float] = None, weight_gain: float = 1.0,
+                 act_gain: Optional[float] = None, impl: str = "auto", **kwargs):
         super().__init__(**kwargs)
         if up and down:
             raise ValueError("a conv layer cannot both up- and down-sample")
@@ -131,13 +137,15 @@ class EqualizedConv2D(keras.layers.Layer):
         self.activation = activation
         self.use_bias = bool(use_bias)
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
+        self.weight_gain = float(weight_gain)
+        self.act_gain = None if act_gain is None else float(act_gain)
         self.impl = check_impl(impl)
         self.filter = setup_filter(self.resample_kernel)
 
     def build(self, input_shape):
         cin = int(input_shape[-1])
         k = self.kernel_size
-        self.weight_coef = 1.0 / math.sqrt(k * k * cin)
+        self.weight_coef = self.weight_gain / math.sqrt(k * k * cin)
         self.weight = self.add_weight(name="weight", shape=(k, k, cin, self.filters),
                                       initializer=keras.initializers.RandomNormal(0.0, 1.0))
         self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros") if self.use_bias else None
@@ -147,15 +155,16 @@ class EqualizedConv2D(keras.layers.Layer):
         x = as_float32(x)
         w = self.weight * self.weight_coef
         x = conv2d_resample(x, w, self.filter, up=2 if self.up else 1, down=2 if self.down else 1, impl=self.impl)
-        if self.bias is None and self.activation == "linear" and self.conv_clamp is None:
+        if self.bias is None and self.activation == "linear" and self.conv_clamp is None and self.act_gain is None:
             return x
-        return bias_act(x, self.bias, act=self.activation, clamp=self.conv_clamp, impl=self.impl)
+        return bias_act(x, self.bias, act=self.activation, gain=self.act_gain, clamp=self.conv_clamp, impl=self.impl)
 
     def get_config(self):
         config = super().get_config()
         config.update(filters=self.filters, kernel_size=self.kernel_size, up=self.up, down=self.down,
                       resample_kernel=self.resample_kernel, activation=self.activation, use_bias=self.use_bias,
-                      conv_clamp=self.conv_clamp, impl=self.impl)
+                      conv_clamp=self.conv_clamp, weight_gain=self.weight_gain, act_gain=self.act_gain,
+                      impl=self.impl)
         return config
 
 

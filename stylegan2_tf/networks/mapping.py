@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Optional
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from stylegan2_tf.networks.layers import EqualizedDense, as_float32, check_impl
@@ -31,13 +32,16 @@ class MappingNetwork(keras.layers.Layer):
     normalization; label_embed='concat') or as in StyleGAN2-ADA (`LabelEmbed` dense + bias, normalized separately
     and concatenated after normalizing z; label_embed='embed'). `w_avg` [w_dim] (non-trainable) tracks the mean of w:
     w_avg <- lerp(batch_mean(w), w_avg, w_avg_beta) on every training call.
+
+    gain_in_weights=True is StyleGAN1's G_mapping: each Dense layer computes act(sqrt(2) * W x + b) (He gain in the
+    weights, plain activation) where StyleGAN2's computes sqrt(2) * act(W x + b); everything else is identical.
     """
 
     def __init__(self, z_dim: int = 512, c_dim: int = 0, w_dim: int = 512, num_ws: int = 18, *,
                  mapping_layers: int = 8, mapping_fmaps: Optional[int] = None, lr_mul: float = 0.01,
                  nonlinearity: str = "lrelu", normalize_latents: bool = True, label_embed: str = "concat",
-                 label_fmaps: Optional[int] = None, w_avg_beta: Optional[float] = 0.995, impl: str = "auto",
-                 **kwargs):
+                 label_fmaps: Optional[int] = None, w_avg_beta: Optional[float] = 0.995,
+                 gain_in_weights: bool = False, impl: str = "auto", **kwargs):
         super().__init__(**kwargs)
         for key, val in (("z_dim", z_dim), ("w_dim", w_dim), ("num_ws", num_ws), ("mapping_layers", mapping_layers)):
             if int(val) <= 0:
@@ -55,14 +59,20 @@ class MappingNetwork(keras.layers.Layer):
         self.label_embed = label_embed
         self.label_fmaps = int(label_fmaps) if label_fmaps is not None else self.z_dim
         self.w_avg_beta = None if w_avg_beta is None else float(w_avg_beta)
+        self.gain_in_weights = bool(gain_in_weights)
         self.impl = check_impl(impl)
+        gains = {}
+        if self.gain_in_weights:
+            if self.nonlinearity not in ("lrelu", "relu"):
+                raise ValueError(f"gain_in_weights (StyleGAN1) supports 'lrelu' and 'relu', got {self.nonlinearity!r}")
+            gains = dict(weight_gain=float(np.sqrt(2.0)), act_gain=1.0)
 
         self.embed = None
         if self.c_dim > 0 and self.label_embed == "embed":
             self.embed = EqualizedDense(self.label_fmaps, impl=self.impl, name="LabelEmbed")
         self.dense = [EqualizedDense(self.w_dim if i == self.mapping_layers - 1 else self.mapping_fmaps,
                                      lr_mul=self.lr_mul, activation=self.nonlinearity, impl=self.impl,
-                                     name=f"Dense{i}")
+                                     name=f"Dense{i}", **gains)
                       for i in range(self.mapping_layers)]
         self.build()
 
@@ -147,5 +157,5 @@ class MappingNetwork(keras.layers.Layer):
                       mapping_layers=self.mapping_layers, mapping_fmaps=self.mapping_fmaps, lr_mul=self.lr_mul,
                       nonlinearity=self.nonlinearity, normalize_latents=self.normalize_latents,
                       label_embed=self.label_embed, label_fmaps=self.label_fmaps, w_avg_beta=self.w_avg_beta,
-                      impl=self.impl)
+                      gain_in_weights=self.gain_in_weights, impl=self.impl)
         return config
