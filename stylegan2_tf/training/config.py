@@ -72,6 +72,17 @@ class TrainConfig:
     max_bad_steps: int = _f(10, 'Stop after this many consecutive steps with non-finite losses or gradients (their '
                             'non-finite gradient entries are zeroed, as stylegan2-ada does, and counted).')
     image_summaries: bool = _f(True, 'Write the fake grids to TensorBoard too.')
+    # Progressive growing (configs A-D; see training/growing.py).
+    lod_initial_resolution: int = _f(0, 'Progressive growing: start training at this resolution and double it in '
+                                     'phases (configs A-D use 8); 0 = no growing (configs E, F).')
+    lod_training_kimg: float = _f(600.0, 'Growing: kimg shown at each resolution before fading in the next.')
+    lod_transition_kimg: float = _f(600.0, 'Growing: kimg of each fade-in of new layers.')
+    batch_dict: str = _f('', "Growing: global minibatch per resolution, e.g. '8:256,16:128,32:64,64:32' "
+                         '(others: --batch).')
+    g_lr_dict: str = _f('', "Growing: G learning rate per resolution, e.g. '128:0.0015,256:0.002' (others: --g_lr).")
+    d_lr_dict: str = _f('', "Growing: D learning rate per resolution (others: --d_lr).")
+    minibatch_repeats: int = _f(4, 'Growing: minibatches between evaluations of the schedule (lod, batch, lr).')
+    reset_opt_for_new_lod: bool = _f(True, 'Growing: reset the Adam state whenever a fade-in starts or ends.')
     exact_resume: bool = _f(False, 'Enable TensorFlow op determinism, so an interrupted + resumed run equals an '
                             'uninterrupted one bit for bit (all training randomness is stateless already; '
                             'determinism makes the reductions reproducible, at some speed cost).',
@@ -97,6 +108,30 @@ class TrainConfig:
             raise ValueError(f'--max_bad_steps must be >= 1, got {self.max_bad_steps}')
         if self.kimg_per_tick <= 0:
             raise ValueError(f'--kimg_per_tick must be > 0, got {self.kimg_per_tick}')
+        if self.lod_initial_resolution < 0:
+            raise ValueError(f'--lod_initial_resolution must be >= 0 (0 = no growing), got '
+                             f'{self.lod_initial_resolution}')
+        for name in ('batch_dict', 'g_lr_dict', 'd_lr_dict'):
+            parse_resolution_dict(getattr(self, name), int if name == 'batch_dict' else float, f'--{name}')
+
+
+def parse_resolution_dict(text: str, value_type=float, what: str = 'dict') -> Dict[int, Any]:
+    """'8:256,16:128' -> {8: 256, 16: 128}; '' -> {}. Keys must be powers of two >= 4, values > 0."""
+    out: Dict[int, Any] = {}
+    if text is None or not str(text).strip():
+        return out
+    for item in str(text).split(','):
+        try:
+            res, val = item.split(':')
+            res, val = int(res), value_type(val)
+        except ValueError:
+            raise ValueError(f"{what}: expected RES:VALUE pairs like '8:256,16:128', got {text!r}") from None
+        if res < 4 or res & (res - 1):
+            raise ValueError(f'{what}: resolution {res} is not a power of two >= 4 (in {text!r})')
+        if val <= 0:
+            raise ValueError(f'{what}: values must be > 0, got {val} for resolution {res}')
+        out[res] = val
+    return out
 
 
 # ------------------------------------------------------------------------------------------------

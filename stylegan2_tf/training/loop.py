@@ -89,9 +89,9 @@ def training_loop(trainer: Trainer, resume: str = 'auto', log: bool = True) -> D
              f'kimg {int(trainer.nimg.numpy()) / 1000:.1f}; {trainer.num_replicas} replica(s) on '
              f'{trainer.num_workers} worker(s), batch {cfg.batch}; phases '
              + ', '.join(f'{p.name}/{p.interval}' for p in trainer.phases))
+    trainer.schedule()  # sets the level of detail (growing), so that fakes_init shows it
     if restored is None and chief and log:
         save_png(os.path.join(outdir, 'fakes_init.png'), grid.fake_image(trainer.G_ema))
-    it = trainer.make_iterator()
     total_nimg = int(cfg.total_kimg * 1000)
     tick_nimg = int(cfg.kimg_per_tick * 1000)
     start_time = tick_start_time = time.time()
@@ -104,7 +104,7 @@ def training_loop(trainer: Trainer, resume: str = 'auto', log: bool = True) -> D
         nimg = int(trainer.nimg.numpy())
         if nimg >= total_nimg or (cfg.max_steps is not None and steps_here >= cfg.max_steps):
             break
-        stats = trainer.train_step(next(it))
+        stats = trainer.train_step()
         steps_here += 1
         for k, v in stats.items():
             acc.setdefault(k, []).append(v)
@@ -144,7 +144,10 @@ def training_loop(trainer: Trainer, resume: str = 'auto', log: bool = True) -> D
         lg.scalars(tick_stats, nimg / 1000, {'tick': cur_tick, 'step': int(trainer.step.numpy())})
         bad = tick_stats['Progress/bad_steps']
         lg.print(
-            f'tick {cur_tick:<5d} kimg {nimg / 1000:<8.1f} time {format_time(now - start_time):<9s} '
+            f'tick {cur_tick:<5d} kimg {nimg / 1000:<8.1f} '
+            + (f'lod {stats["Progress/lod"]:<5.2f} minibatch {int(stats["Progress/minibatch"]):<4d} '
+               if 'Progress/lod' in stats else '')
+            + f'time {format_time(now - start_time):<9s} '
             f'sec/tick {dt:<7.1f} sec/kimg {tick_stats["Timing/sec_per_kimg"]:<7.2f} '
             f'img/s {tick_stats["Timing/img_per_sec"]:<7.1f} maint {maint:<5.1f} '
             f'G {_fmt(tick_stats, "Loss/G/loss")} D {_fmt(tick_stats, "Loss/D/loss")} '

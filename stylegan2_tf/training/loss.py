@@ -90,15 +90,19 @@ def path_length_penalty(lengths: tf.Tensor, pl_mean: tf.Tensor) -> tf.Tensor:
     return tf.square(lengths - pl_mean)
 
 
-def style_mix(ws: tf.Tensor, ws2: tf.Tensor, prob: float, seed) -> tf.Tensor:
-    """With probability ``prob`` take ws2 from a random crossover layer in [1, num_ws) on (one draw per batch).
+def style_mix(ws: tf.Tensor, ws2: tf.Tensor, prob: float, seed, active_ws=None) -> tf.Tensor:
+    """With probability ``prob`` take ws2 from a random crossover layer in [1, active_ws) on (one draw per batch).
 
-    ws, ws2: [N, num_ws, w_dim]; seed: stateless seed [2]. Delegates to the networks' crossover.
+    ws, ws2: [N, num_ws, w_dim]; seed: stateless seed [2]; active_ws: the layers in use (growing networks at a
+    level of detail lod use num_ws - 2 * floor(lod), as the official G_style / G_main); default num_ws. Without a
+    mix the cutoff is active_ws (the official code then gives the unused layers ws2). Delegates to the networks'
+    crossover.
     """
     if prob <= 0:
         return ws
-    num_ws = ws.shape[1] if ws.shape[1] is not None else tf.shape(ws)[1]
-    return mix_styles(ws, ws2, style_mixing_cutoff(num_ws, prob, seed))
+    if active_ws is None:
+        active_ws = ws.shape[1] if ws.shape[1] is not None else tf.shape(ws)[1]
+    return mix_styles(ws, ws2, style_mixing_cutoff(active_ws, prob, seed))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -129,13 +133,15 @@ class GenInputs:
     """The random inputs of one generator evaluation on this replica (drawn by the trainer).
 
     z, z2 [n, z_dim] (z2: the style-mixing latent); c [n, c_dim] or None; mix_seed: stateless seed [2] of the
-    crossover draw; noise: per-layer noise [n, H, W, 1] (see SynthesisNetwork.noise_shapes) or None.
+    crossover draw; noise: per-layer noise [n, H, W, 1] (see SynthesisNetwork.noise_shapes) or None; active_ws: int32
+    scalar, the style layers in use at the current level of detail (progressive growing), or None for all.
     """
     z: tf.Tensor
     z2: tf.Tensor
     c: Optional[tf.Tensor]
     mix_seed: tf.Tensor
     noise: Optional[Sequence[tf.Tensor]] = None
+    active_ws: Optional[tf.Tensor] = None
 
 
 class StyleGAN2Loss:
@@ -160,7 +166,7 @@ class StyleGAN2Loss:
         ws = self.G.mapping(inputs.z, inputs.c, training=True, update_w_avg=True)
         if self.style_mixing_prob > 0:
             ws2 = self.G.mapping(inputs.z2, inputs.c, training=True, update_w_avg=False)
-            ws = style_mix(ws, ws2, self.style_mixing_prob, inputs.mix_seed)
+            ws = style_mix(ws, ws2, self.style_mixing_prob, inputs.mix_seed, inputs.active_ws)
         return ws
 
     def synthesize(self, ws: tf.Tensor, inputs: GenInputs) -> tf.Tensor:

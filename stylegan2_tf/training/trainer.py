@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from stylegan2_tf.training import ema as ema_lib
+from stylegan2_tf.training import growing as growing_lib
 from stylegan2_tf.training import schedule
 from stylegan2_tf.training.checkpoint import CheckpointStore
 from stylegan2_tf.training.config import TrainConfig
@@ -129,15 +130,14 @@ class Trainer:
         self.run_options = run_options or {}
         self.num_workers, self.worker_index, self.is_chief = worker_info(strategy)
         self.num_replicas = strategy.num_replicas_in_sync
-        if cfg.batch % self.num_replicas:
-            raise ValueError(f'--batch={cfg.batch} is not divisible by the {self.num_replicas} replicas')
-        self.local_batch = cfg.batch // self.num_replicas           # per replica
-        self.worker_batch = cfg.batch // self.num_workers           # per worker (input pipeline)
         self.phases: List[schedule.Phase] = list(phases if phases is not None else schedule.make_phases(
             cfg.g_reg_interval, cfg.pl_weight, cfg.d_reg_interval, cfg.gamma))
-        if any('reg' in p.terms for p in self.phases if p.network == 'G') and self.local_batch < cfg.pl_batch_shrink:
-            raise ValueError(f'per-replica batch {self.local_batch} is smaller than --pl_batch_shrink '
-                             f'{cfg.pl_batch_shrink}; the path-length batch would be empty')
+        # Progressive growing (configs A-D): lod, batch and learning rates follow growing.training_schedule.
+        self.growing = growing_lib.growing_config(cfg)
+        if self.growing is not None and dataset is not None:
+            self.growing.validate(dataset.resolution)
+        for batch in {cfg.batch, *(self.growing.batch_dict.values() if self.growing else ())}:
+            self._check_batch(batch)
         with strategy.scope():
             self.G = make_generator()
             self.D = make_discriminator()
@@ -159,6 +159,9 @@ class Trainer:
             self.pl_mean = tf.Variable(0.0, dtype=tf.float32, trainable=False, name='pl_mean',
                                        aggregation=tf.VariableAggregation.MEAN)
             self.bad_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name='bad_steps')
+            # nimg at which the schedule in force was evaluated (-1: not yet); it fixes lod, batch and lr until the
+            # next evaluation, so a run resumed inside a group of minibatch_repeats steps continues it exactly.
+            self.sched_nimg = tf.Variable(-1, dtype=tf.int64, trainable=False, name='sched_nimg')
             # The RNG state: every random number of step s is a pure function of (seed, s).
             self.rng_seed = tf.Variable(cfg.seed, dtype=tf.int64, trainable=False, name='rng_seed')
             self.format = tf.Variable(CHECKPOINT_FORMAT, dtype=tf.int64, trainable=False, name='format')
@@ -167,21 +170,73 @@ class Trainer:
         self._ema_pairs = ema_lib.paired_variables(self.G, self.G_ema)
         self._label_pool = self._make_label_pool()
         self._noise_shapes = list(getattr(self.G.synthesis, 'noise_shapes', []))
+        self._lod_variables = self._find_lod_variables()
         counters = dict(step=self.step, nimg=self.nimg, pl_mean=self.pl_mean, rng_seed=self.rng_seed)
         self.checkpoint = tf.train.Checkpoint(
             G=_NamedVariables(self.G.weights, 'G'), D=_NamedVariables(self.D.weights, 'D'),
             G_ema=_NamedVariables(self.G_ema.weights, 'G_ema'),
             G_opt=_NamedVariables(self.G_opt.variables, 'G_opt'), D_opt=_NamedVariables(self.D_opt.variables, 'D_opt'),
-            bad_steps=self.bad_steps, format=self.format, **counters)
+            bad_steps=self.bad_steps, format=self.format, sched_nimg=self.sched_nimg, **counters)
         self._legacy_checkpoint = tf.train.Checkpoint(
             G=_IndexedVariables(self.G.weights), D=_IndexedVariables(self.D.weights),
             G_ema=_IndexedVariables(self.G_ema.weights), G_opt=_IndexedVariables(self.G_opt.variables),
             D_opt=_IndexedVariables(self.D_opt.variables), **counters)
         self.ckpt = CheckpointStore(self.checkpoint, os.path.join(outdir, 'checkpoints'), cfg.keep_ckpts,
                                     is_chief=self.is_chief, restore_fn=self.restore_checkpoint)
-        self._step_fns: Dict[Tuple[str, ...], Callable] = {}
+        self._step_fns: Dict[Tuple, Callable] = {}
         self._consecutive_bad = 0
         self._finite_fn = None
+        self._iterator, self._iterator_batch = None, None
+
+    # ------------------------------------------------------------------------------------------------
+    def _check_batch(self, batch: int) -> None:
+        if batch % self.num_replicas or batch % self.num_workers:
+            raise ValueError(f'minibatch {batch} is not divisible by the {self.num_replicas} replicas')
+        if any('reg' in p.terms for p in self.phases if p.network == 'G') and \
+                batch // self.num_replicas < self.cfg.pl_batch_shrink:
+            raise ValueError(f'per-replica batch {batch // self.num_replicas} is smaller than --pl_batch_shrink '
+                             f'{self.cfg.pl_batch_shrink}; the path-length batch would be empty')
+
+    def _find_lod_variables(self) -> List[tf.Variable]:
+        """The networks' level-of-detail variables (growing networks); an error if growing needs them and they lack."""
+        found = [v for net in (self.G.synthesis, self.D, self.G_ema.synthesis)
+                 for v in [getattr(net, 'lod', None)] if v is not None]
+        if self.growing is not None and len(found) != 3:
+            raise ValueError('--lod_initial_resolution (progressive growing) needs networks with a level of detail '
+                             '(the growing networks of configs A-D); these networks have none')
+        return found
+
+    # ------------------------------------------------------------------------------------------------
+    # The schedule (constant unless growing).
+    # ------------------------------------------------------------------------------------------------
+    def _schedule_at(self, nimg: int) -> growing_lib.Schedule:
+        cfg = self.cfg
+        resolution = self.G.img_resolution
+        return growing_lib.training_schedule(nimg, resolution, cfg.batch, cfg.g_lr, cfg.d_lr, self.growing)
+
+    def schedule(self) -> growing_lib.Schedule:
+        """The schedule in force for the next step, evaluated every minibatch_repeats steps (official loop), and
+        applied: Adam reset when a fade starts or ends, learning rates, and the networks' level of detail."""
+        step, nimg, sched_nimg = int(self.step.numpy()), int(self.nimg.numpy()), int(self.sched_nimg.numpy())
+        repeats = self.growing.minibatch_repeats if self.growing is not None else 1
+        if sched_nimg < 0 or (step % repeats == 0 and sched_nimg != nimg):
+            new = self._schedule_at(nimg)
+            if self.growing is not None and self.growing.reset_optimizer and growing_lib.lod_changed(
+                    self._schedule_at(sched_nimg).lod if sched_nimg >= 0 else None, new.lod):
+                for opt in (self.G_opt, self.D_opt):
+                    for v in opt.variables:
+                        if v is not opt.learning_rate:
+                            v.assign(tf.zeros_like(v))
+            self.sched_nimg.assign(nimg)
+            sched_nimg = nimg
+        sched = self._schedule_at(sched_nimg)
+        if self.growing is not None:
+            # Learning rates with the lazy-regularization correction c; lod into G, D and G_ema.
+            self.G_opt.learning_rate.assign(sched.g_lr * self.g_settings.mb_ratio)
+            self.D_opt.learning_rate.assign(sched.d_lr * self.d_settings.mb_ratio)
+            for v in self._lod_variables:
+                v.assign(sched.lod)
+        return sched
 
     # ------------------------------------------------------------------------------------------------
     def _check_networks(self):
@@ -213,13 +268,19 @@ class Trainer:
     # ------------------------------------------------------------------------------------------------
     # The distributed step.
     # ------------------------------------------------------------------------------------------------
-    def _replica_step(self, reals_u8, real_labels, step, active: Tuple[str, ...]):
+    def _replica_step(self, reals_u8, real_labels, step, lod, active: Tuple[str, ...], local_batch: int):
         cfg, G = self.cfg, self.G
         ctx = tf.distribute.get_replica_context()
         rid = tf.cast(ctx.replica_id_in_sync_group, tf.int32)
         R = ctx.num_replicas_in_sync
         reduce = BatchReducer(R, lambda x: ctx.all_reduce(tf.distribute.ReduceOp.SUM, x))
-        reals = tf.cast(reals_u8, tf.float32) / 127.5 - 1.0
+        if self.growing is not None:
+            reals = growing_lib.process_reals(reals_u8, lod)
+            # Style mixing only among the layers in use at this level of detail (official G_style / G_main).
+            active_ws = G.num_ws - 2 * tf.cast(tf.floor(lod), tf.int32)
+        else:
+            reals = tf.cast(reals_u8, tf.float32) / 127.5 - 1.0
+            active_ws = None
         real_c = real_labels if G.c_dim else None
 
         def rows(x, n):  # this replica's n rows of a global tensor
@@ -238,7 +299,7 @@ class Trainer:
                 [n * R, h, w, 1], seed=tf.random.experimental.stateless_fold_in(noise_seed, i)), n)
                 for i, (h, w) in enumerate(self._noise_shapes)] or None
             return GenInputs(z=normal([G.z_dim], _Z), z2=normal([G.z_dim], _Z2), c=c,
-                             mix_seed=_seed(cfg.seed, step, term_id, _MIX), noise=noise)
+                             mix_seed=_seed(cfg.seed, step, term_id, _MIX), noise=noise, active_ws=active_ws)
 
         stats: Dict[str, tf.Tensor] = {}
         nonfinite = tf.constant(0.0)
@@ -252,16 +313,16 @@ class Trainer:
                 for term in phase.terms:
                     term_id = _TERM_IDS[(phase.network, term)]
                     if phase.network == 'G' and term == 'main':
-                        o, st = self.loss.g_main(gen_inputs(self.local_batch, term_id), reduce)
+                        o, st = self.loss.g_main(gen_inputs(local_batch, term_id), reduce)
                     elif phase.network == 'G':
-                        n = self.local_batch // cfg.pl_batch_shrink
+                        n = local_batch // cfg.pl_batch_shrink
                         pl_noise = rows(path_length_noise([n * R, G.img_resolution, G.img_resolution,
                                                            G.img_channels], _seed(cfg.seed, step, term_id, _PL_NOISE)), n)
                         o, st, new_pl_mean = self.loss.g_reg(gen_inputs(n, term_id), pl_noise,
                                                              tf.convert_to_tensor(self.pl_mean), reduce,
                                                              phase.reg_multiplier)
                     elif term == 'main':
-                        o, st = self.loss.d_main(gen_inputs(self.local_batch, term_id), reals, real_c, reduce)
+                        o, st = self.loss.d_main(gen_inputs(local_batch, term_id), reals, real_c, reduce)
                     else:
                         o, st = self.loss.d_reg(reals, real_c, reduce, phase.reg_multiplier)
                     objective += o
@@ -279,18 +340,19 @@ class Trainer:
         stats['Progress/nonfinite_phases'] = nonfinite / R
         return stats
 
-    def _make_step_fn(self, active: Tuple[str, ...]):
-        strategy, cfg = self.strategy, self.cfg
+    def _make_step_fn(self, active: Tuple[str, ...], batch_size: int):
+        strategy = self.strategy
+        local_batch = batch_size // self.num_replicas
 
         @tf.function
-        def step_fn(batch, ema_beta):
+        def step_fn(batch, lod, ema_beta):
             reals, labels = batch
             step = tf.identity(self.step)
-            stats = strategy.run(self._replica_step, args=(reals, labels, step, active))
+            stats = strategy.run(self._replica_step, args=(reals, labels, step, lod, active, local_batch))
             stats = {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in stats.items()}
             ema_lib.update_ema(self._ema_pairs, ema_beta)
             self.step.assign_add(1)
-            self.nimg.assign_add(cfg.batch)
+            self.nimg.assign_add(batch_size)
             stats['Progress/pl_mean'] = tf.convert_to_tensor(self.pl_mean)
             return stats
 
@@ -299,20 +361,27 @@ class Trainer:
     def active_phases(self, step: int) -> Tuple[str, ...]:
         return tuple(p.name for p in self.phases if p.runs_at(step))
 
-    def train_step(self, batch) -> Dict[str, float]:
-        """Run one step on a distributed batch; returns host-side stats.
+    def train_step(self, batch=None) -> Dict[str, float]:
+        """Run one step on a distributed batch (default: the next one of the trainer's own input pipeline, which
+        follows the schedule's batch size); returns host-side stats.
 
         A step whose losses or gradients are non-finite is counted ('Progress/bad_steps'); its non-finite gradient
         entries were zeroed. After ``cfg.max_bad_steps`` such steps in a row the run stops with
         TrainingDivergedError.
         """
+        sched = self.schedule()
         step = int(self.step.numpy())
-        key = self.active_phases(step)
+        if batch is None:
+            batch = self._next_batch(sched.batch)
+        key = (self.active_phases(step), sched.batch)
         if key not in self._step_fns:
-            self._step_fns[key] = self._make_step_fn(key)
-        beta = schedule.ema_beta(self.cfg.batch, self.cfg.ema_kimg, int(self.nimg.numpy()), self.cfg.ema_rampup)
-        stats = self._step_fns[key](batch, tf.constant(beta, tf.float32))
+            self._step_fns[key] = self._make_step_fn(*key)
+        beta = schedule.ema_beta(sched.batch, self.cfg.ema_kimg, int(self.nimg.numpy()), self.cfg.ema_rampup)
+        stats = self._step_fns[key](batch, tf.constant(sched.lod, tf.float32), tf.constant(beta, tf.float32))
         out = {k: float(v.numpy()) for k, v in stats.items()}
+        if self.growing is not None:
+            out.update({'Progress/lod': sched.lod, 'Progress/minibatch': float(sched.batch),
+                        'Progress/G_lrate': sched.g_lr, 'Progress/D_lrate': sched.d_lr})
         bad = [k for k, v in out.items() if not math.isfinite(v)]
         if bad or out['Progress/nonfinite_phases'] > 0:
             self._consecutive_bad += 1
@@ -325,18 +394,26 @@ class Trainer:
             detail = ', '.join(f'{k}={out[k]}' for k in bad) or 'non-finite gradients'
             raise TrainingDivergedError(
                 f'non-finite values in {self._consecutive_bad} consecutive steps (last: step {step}, kimg '
-                f'{step * self.cfg.batch / 1000:.1f}: {detail}); stopping without saving. Last good checkpoint: '
+                f'{int(self.nimg.numpy()) / 1000:.1f}: {detail}); stopping without saving. Last good checkpoint: '
                 f'{latest or "none"}')
         return out
 
     # ------------------------------------------------------------------------------------------------
     # Data.
     # ------------------------------------------------------------------------------------------------
-    def make_iterator(self):
-        start = int(self.step.numpy()) * self.worker_batch
+    def _next_batch(self, batch_size: int):
+        if self._iterator is None or self._iterator_batch != batch_size:
+            self._iterator, self._iterator_batch = self.make_iterator(batch_size), batch_size
+        return next(self._iterator)
+
+    def make_iterator(self, batch_size: Optional[int] = None):
+        """Distributed batches of ``batch_size`` (default: the schedule's) from the current data position."""
+        batch_size = batch_size or self._schedule_at(max(int(self.sched_nimg.numpy()), 0)).batch
+        # Each worker has read nimg / num_workers images of its shard so far (every step, batch / num_workers).
+        start = int(self.nimg.numpy()) // self.num_workers
         # experimental_distribute_dataset expects batches of the *global* size and re-batches them to the
-        # per-replica size; this worker's replicas then consume worker_batch images of its shard per step.
-        ds = self.dataset.tf_dataset(self.cfg.batch, shuffle=True, repeat=True, seed=self.cfg.seed,
+        # per-replica size; this worker's replicas then consume batch / num_workers images of its shard per step.
+        ds = self.dataset.tf_dataset(batch_size, shuffle=True, repeat=True, seed=self.cfg.seed,
                                      num_shards=self.num_workers, shard_index=self.worker_index, start_image=start)
         opts = tf.data.Options()
         # We shard by worker ourselves; auto-sharding would split again.
@@ -374,6 +451,7 @@ class Trainer:
         target = self._legacy_checkpoint if fmt == 1 else self.checkpoint
         try:
             target.restore(path).assert_existing_objects_matched()
+            self._iterator = None  # the data position changed
         except (AssertionError, ValueError, tf.errors.OpError) as e:
             hint = ('format 1 names variables by creation order, so it restores only into the same network '
                     'configuration built by the same code; to continue with other settings, fine-tune from a '
