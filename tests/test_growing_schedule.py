@@ -99,3 +99,56 @@ def test_growing_flags_are_checked():
     with pytest.raises(ValueError, match='power of two in'):
         growing.growing_config(TrainConfig(lod_initial_resolution=64)).validate(32)
     assert growing.growing_config(TrainConfig()) is None
+
+
+def test_growing_trainer_follows_the_schedule_on_config_a_networks(tmp_path):
+    """A few steps of config A's networks (G_style, D_basic) growing 4x4 -> 8x8, against the schedule stated here:
+    lod, batch and learning rate per step, Adam reset when the fade starts and ends, lod in G, D and G_ema, and the
+    8x8 layers untouched (zero gradients, zero Adam steps) while lod is 1."""
+    import keras
+    from stylegan2_tf.data import ArrayImageDataset
+    from stylegan2_tf.networks import Generator, GrowingDiscriminator
+    from stylegan2_tf.training.trainer import Trainer
+    keras.utils.set_random_seed(0)
+    rng = np.random.RandomState(0)
+    ds = ArrayImageDataset(rng.randint(0, 256, (32, 8, 8, 1), dtype=np.uint8), name='toy')
+    net = dict(img_resolution=8, img_channels=1, fmap_base=32, fmap_max=8, architecture='stylegan1')
+    # 8 images at lod 1 (batch 4 at 4x4), a fade over 8 images (batch 2 at 8x8), then lod 0; schedule every 2 steps.
+    cfg = TrainConfig(batch=2, batch_dict='4:4', g_lr=0.01, d_lr=0.02, g_lr_dict='8:0.005', lod_initial_resolution=4,
+                      lod_training_kimg=0.008, lod_transition_kimg=0.008, minibatch_repeats=2, pl_weight=0,
+                      g_reg_interval=1, d_reg_interval=1, gamma=1, total_kimg=1, ema_kimg=0.01)
+    t = Trainer(tf.distribute.get_strategy(),
+                lambda: Generator(z_dim=8, w_dim=8, mapping_layers=1, structure='growing', name='G', **net),
+                lambda: GrowingDiscriminator(mbstd_group_size=2, name='D', **net), ds, str(tmp_path), cfg)
+    assert [p.name for p in t.phases] == ['Gmain', 'Dboth']  # config A: no path length, R1 not lazy
+    fine_g = [v for v in t.G.trainable_weights if v.path.startswith(('synthesis/b8_', 'synthesis/torgb_lod0'))]
+    fine_d = [v for v in t.D.trainable_weights if v.path.startswith(('b8_', 'fromrgb_lod0'))]
+    assert len(fine_g) == 12 and len(fine_d) == 6
+    start = [v.numpy().copy() for v in fine_g + fine_d]
+    nimg, group_nimg, prev_lod = 0, 0, None
+    for step in range(10):
+        if step % 2 == 0:
+            group_nimg = nimg
+        kimg = group_nimg / 1000
+        lod = 1.0 if kimg < 0.008 else max(0.0, 1.0 - (kimg - 0.008) / 0.008)
+        batch, g_lr = (4, 0.01) if lod >= 1 else (2, 0.005)
+        reset = prev_lod is None or np.floor(lod) != np.floor(prev_lod) or np.ceil(lod) != np.ceil(prev_lod)
+        iterations = 0 if reset else int(t.G_opt.iterations.numpy())
+        stats = t.train_step()
+        prev_lod = lod
+        nimg += batch
+        assert (stats['Progress/lod'], stats['Progress/minibatch'], stats['Progress/G_lrate']) == \
+            pytest.approx((lod, batch, g_lr)), step
+        assert int(t.nimg.numpy()) == nimg
+        assert float(t.G_opt.learning_rate.numpy()) == pytest.approx(g_lr) and \
+            float(t.D_opt.learning_rate.numpy()) == pytest.approx(0.02)
+        assert int(t.G_opt.iterations.numpy()) == iterations + 1 == int(t.D_opt.iterations.numpy()), step
+        for v in (t.G.synthesis.lod, t.D.lod, t.G_ema.synthesis.lod):
+            assert float(v.numpy()) == pytest.approx(lod)
+        if lod >= 1:
+            for v, v0 in zip(fine_g + fine_d, start):
+                np.testing.assert_array_equal(v.numpy(), v0, err_msg=v.path)
+        assert np.isfinite(stats['Loss/G/loss']) and np.isfinite(stats['Loss/D/loss'])
+    assert prev_lod == 0.0
+    moved = [v.path for v, v0 in zip(fine_g + fine_d, start) if np.abs(v.numpy() - v0).max() > 0]
+    assert len(moved) == len(start), moved

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import PIL.Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -187,6 +188,50 @@ def test_config_e_is_f_with_smaller_networks_and_gamma_100():
     assert {k for k in f if e[k] != f[k]} == {'fmap_base', 'gamma'}
 
 
+# Configs A-D as NVIDIA's run_training.py sets them (configs A-E: fmap_base 8 << 10; A-D: growing from 8x8 with the
+# official schedule, lr 0.001 with per-resolution overrides, minibatch per resolution; A-C no path length; A-B not
+# lazy; A: StyleGAN's G_style and D_basic; B-D: G_synthesis_stylegan_revised and D_stylegan).
+GROWING = dict(structure='growing', fmap_base=8192, lod_initial_resolution=8, lod_training_kimg=600.0,
+               lod_transition_kimg=600.0, g_lr=0.001, d_lr=0.001, g_lr_dict='128:0.0015,256:0.002,512:0.003,1024:0.003',
+               d_lr_dict='128:0.0015,256:0.002,512:0.003,1024:0.003', batch_dict='8:256,16:128,32:64,64:32',
+               batch=32, gamma=10.0, minibatch_repeats=4, reset_opt_for_new_lod=True)
+PAPER_AD = {
+    'a.flags': dict(GROWING, g_arch='stylegan1', d_arch='stylegan1', pl_weight=0.0, g_reg_interval=1,
+                    d_reg_interval=1),
+    'b.flags': dict(GROWING, g_arch='orig', d_arch='orig', pl_weight=0.0, g_reg_interval=1, d_reg_interval=1),
+    'c.flags': dict(GROWING, g_arch='orig', d_arch='orig', pl_weight=0.0, g_reg_interval=4, d_reg_interval=16),
+    'd.flags': dict(GROWING, g_arch='orig', d_arch='orig', pl_weight=2.0, g_reg_interval=4, d_reg_interval=16),
+}
+
+
+def test_configs_a_to_d_match_the_paper():
+    f = _flagfile_config('f.flags')
+    for name, expected in PAPER_AD.items():
+        c = _flagfile_config(name)
+        assert {k: c[k] for k in expected} == expected, name
+        assert {k for k in f if c[k] != f[k]} <= set(expected), name  # everything else is config F's
+
+
+@pytest.mark.parametrize('config', ['a', 'd'])
+def test_growing_config_trains_end_to_end(tmp_path, config):
+    # Config A (G_style/D_basic) and D (revised networks, lazy R1, path length) through tools/train.py with tiny
+    # networks and a schedule shrunk to images: lod 1 (8x8, batch 8) for 8 images, a fade over 8 images at batch 4,
+    # then lod 0; the snapshot loads with load_network and generates at full resolution.
+    data, out = str(tmp_path / 'imgs'), str(tmp_path / 'run')
+    _folder(data, res=16)
+    p = _train(['--flagfile', os.path.join(ROOT, 'configs', f'{config}.flags'), '--data', data, '--outdir', out,
+                '--total_kimg=0.024', '--lod_training_kimg=0.008', '--lod_transition_kimg=0.008', '--batch=4',
+                '--batch_dict=8:8', '--minibatch_repeats=1', '--kimg_per_tick=0.008', '--snap=1'] + TINY)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-5000:]
+    assert 'lod 1.00  minibatch 8' in p.stdout and 'lod 0.00  minibatch 4' in p.stdout, p.stdout
+    from stylegan2_tf.serialization import load_network
+    net = load_network(os.path.join(out, 'network-snapshot-000000.npz'))
+    assert net.G_ema.structure == 'growing' and float(net.G_ema.synthesis.lod.numpy()) == 0.0
+    assert type(net.D).__name__ == 'GrowingDiscriminator'
+    img = net.G_ema.synthesis(net.G_ema.mapping(np.random.RandomState(0).randn(2, 8)), noise_mode='const').numpy()
+    assert img.shape == (2, 16, 16, 3) and np.all(np.isfinite(img))
+
+
 def test_demo_flagfile_parses():
     demo = _flagfile_config('demo.flags')
     assert (demo['batch'], demo['g_lr'], demo['gamma'], demo['fmap_max'], demo['grid']) == (16, 0.004, 0.1, 32,
@@ -195,7 +240,7 @@ def test_demo_flagfile_parses():
 
 def test_flagfiles_only_override_the_defaults():
     # Every flag default is config F, so a preset names only its differences: no line may restate a default.
-    for name in ('f.flags', 'e.flags', 'demo.flags'):
+    for name in ('f.flags', 'e.flags', 'demo.flags', *PAPER_AD):
         values, defaults = _flagfile(name)
         with open(os.path.join(ROOT, 'configs', name)) as f:
             lines = [line.strip() for line in f if line.strip() and not line.lstrip().startswith('#')]

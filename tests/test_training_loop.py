@@ -166,6 +166,28 @@ def test_resume_without_determinism_continues_the_state(tmp_path):
     _assert_same(full, part, exact=False, rtol=1e-3, atol=1e-5, skip=('batches',))
 
 
+def test_growing_resume_mid_fade_equals_uninterrupted(tmp_path):
+    # Growing 8x8 -> 16x16: lod 1 (batch 8) for 16 images, then a fade over 48 images at batch 4 (lod 1 -> 0), then
+    # lod 0, to 80 images; the schedule is re-evaluated every 3 steps, ticks (and checkpoints) every 8 images. The
+    # interrupted run stops after 7 steps; its last checkpoint lies inside the fade and inside a 3-step group.
+    _run(_args(tmp_path / 'full', 1, 0, mode='exact-grow'))
+    _run(_args(tmp_path / 'part', 1, 0, mode='exact-grow', max_steps=7))
+    saved = sorted((f for f in os.listdir(tmp_path / 'part') if f.startswith('saved-')), key=lambda f: int(f[6:-4]))
+    last = _load(tmp_path / 'part' / saved[-1])
+    lod = float(last['G/synthesis/lod'])
+    assert 0 < lod < 1 and int(last['step']) % 3 != 0, (saved[-1], lod, last['step'])
+    p = _run(_args(tmp_path / 'part', 1, 0, mode='exact-grow'))
+    assert 'resumed from' in p.stdout
+    full, part = _load(tmp_path / 'full' / 'weights.npz'), _load(tmp_path / 'part' / 'weights.npz')
+    assert int(full['nimg']) == 80 and float(full['G/synthesis/lod']) == 0.0
+    _assert_same(full, part, exact=True, skip=('batches',))
+    np.testing.assert_array_equal(full['batches'][-len(part['batches']):], part['batches'])
+    # The progress lines show the fade: lod 1 at 8x8 with batch 8, fractional lods at batch 4, then lod 0.
+    log = open(tmp_path / 'full' / 'log.txt').read()
+    assert 'lod 1.00  minibatch 8' in log and 'lod 0.00  minibatch 4' in log, log
+    assert any(f'lod 0.{d}' in log for d in range(1, 10)), log
+
+
 def test_corrupt_latest_checkpoint_falls_back_and_nan_guard(tmp_path):
     p = _run(['nan', tmp_path / 'nan'])
     assert 'NAN-GUARD-OK' in p.stdout, p.stdout + p.stderr
@@ -186,19 +208,31 @@ def _worker_setup(num_devices, deterministic):
     return strategy
 
 
-def _trainer(strategy, outdir, max_steps=None, total_steps=6, mbstd=1, n_images=40, **cfg_kw):
+def _trainer(strategy, outdir, max_steps=None, total_steps=6, mbstd=1, n_images=40, growing=False, **cfg_kw):
     from stylegan2_tf.data import ArrayImageDataset
-    from stylegan2_tf.networks import Discriminator, Generator
+    from stylegan2_tf.networks import Discriminator, Generator, GrowingDiscriminator
     from stylegan2_tf.training.config import TrainConfig
     from stylegan2_tf.training.trainer import Trainer
     rng = np.random.RandomState(0)
-    ds = ArrayImageDataset(rng.randint(0, 256, (n_images, 8, 8, 1), dtype=np.uint8), rng.randint(0, 3, n_images),
+    res = 16 if growing else 8
+    ds = ArrayImageDataset(rng.randint(0, 256, (n_images, res, res, 1), dtype=np.uint8), rng.randint(0, 3, n_images),
                            label_dim=3, name='toy')
     kw = dict(batch=BATCH, total_kimg=total_steps * BATCH / 1000, kimg_per_tick=2 * BATCH / 1000, snap=2, ckpt_ticks=1,
               g_reg_interval=2, d_reg_interval=3, grid=(4, 2), max_steps=max_steps, ema_kimg=0.05,
               g_lr=0.01, d_lr=0.01)
+    if growing:
+        # GROWING_SCHEDULE (see test_growing_resume_mid_fade_equals_uninterrupted), batch 8 at 8x8 and 4 at 16x16.
+        kw.update(batch=4, batch_dict='8:8', lod_initial_resolution=8, lod_training_kimg=0.016,
+                  lod_transition_kimg=0.048, minibatch_repeats=3, total_kimg=0.08, kimg_per_tick=0.008,
+                  g_reg_interval=2, d_reg_interval=2)  # few step variants to trace
     kw.update(cfg_kw)
-    net = dict(img_resolution=8, img_channels=1, c_dim=3, fmap_base=32, fmap_max=8)
+    net = dict(img_resolution=res, img_channels=1, c_dim=3, fmap_base=32, fmap_max=8)
+    if growing:
+        return Trainer(strategy,
+                       lambda: Generator(z_dim=8, w_dim=8, mapping_layers=2, structure='growing', architecture='orig',
+                                         name='G', **net),
+                       lambda: GrowingDiscriminator(mbstd_group_size=int(mbstd), architecture='orig', name='D', **net),
+                       ds, str(outdir), TrainConfig(**kw))
     return Trainer(strategy,
                    lambda: Generator(z_dim=8, w_dim=8, mapping_layers=2, name='G', **net),
                    lambda: Discriminator(mbstd_group_size=int(mbstd), name='D', **net),
@@ -221,12 +255,13 @@ def _state(trainer, batches=()):
 def _record(trainer, outdir):
     """Instrument the trainer: digest of each step's real batch; state dumps at each save and after a restore."""
     batches = []
-    train_step, save, restore = trainer.train_step, trainer.save_checkpoint, trainer.restore
+    next_batch, save, restore = trainer._next_batch, trainer.save_checkpoint, trainer.restore
 
-    def step(batch):
+    def recorded_next_batch(batch_size):
+        batch = next_batch(batch_size)
         reals = np.concatenate([x.numpy() for x in trainer.strategy.experimental_local_results(batch[0])])
         batches.append(hashlib.sha256(reals.tobytes()).hexdigest())
-        return train_step(batch)
+        return batch
 
     def save_checkpoint():
         path = save()
@@ -239,16 +274,18 @@ def _record(trainer, outdir):
         if got is not None:
             np.savez(os.path.join(outdir, 'restored.npz'), **_state(trainer))
         return got
-    trainer.train_step, trainer.save_checkpoint, trainer.restore = step, save_checkpoint, do_restore
+    trainer._next_batch, trainer.save_checkpoint, trainer.restore = recorded_next_batch, save_checkpoint, do_restore
     return batches
 
 
 def _worker_train(outdir, num_devices, steps, tag, mode, max_steps, mbstd, n_images):
     from stylegan2_tf.training.loop import training_loop
     tag, mode, max_steps = (None if a == '-' else a for a in (tag, mode, max_steps))
-    strategy = _worker_setup(num_devices, deterministic=(mode == 'exact'))
+    exact = bool(mode) and mode.startswith('exact')
+    strategy = _worker_setup(num_devices, deterministic=exact)
     trainer = _trainer(strategy, outdir, total_steps=int(steps), max_steps=int(max_steps) if max_steps else None,
-                       mbstd=int(mbstd), n_images=int(n_images), exact_resume=(mode == 'exact'))
+                       mbstd=int(mbstd), n_images=int(n_images), exact_resume=exact,
+                       growing=bool(mode) and mode.endswith('grow'))
     os.makedirs(outdir, exist_ok=True)
     if not tag and not trainer.ckpt.all_checkpoints():
         np.savez(os.path.join(outdir, 'init.npz'), **_state(trainer))

@@ -40,29 +40,37 @@ def active_style_layers(num_ws: int, lod):
     return int(num_ws) - 2 * int(np.floor(max(float(lod), 0.0)))
 
 
-def nearest_upsample(x: tf.Tensor, factor: int) -> tf.Tensor:
-    """[N, H, W, C] -> [N, H*f, W*f, C], every pixel repeated f x f times (official upscale2d / naive_upsample_2d)."""
-    if factor == 1:
+def nearest_upsample(x: tf.Tensor, factor) -> tf.Tensor:
+    """[N, H, W, C] -> [N, H*f, W*f, C], every pixel repeated f x f times (official upscale2d / naive_upsample_2d).
+
+    factor: int, or an int32 scalar tensor (the training loop's reals at a level of detail known only at run time).
+    """
+    static = isinstance(factor, (int, np.integer))
+    if static and factor == 1:
         return x
     shape = tf.shape(x)
     c = x.shape[-1]
     y = tf.reshape(x, [shape[0], shape[1], 1, shape[2], 1, c])
     y = tf.tile(y, [1, 1, factor, 1, factor, 1])
     y = tf.reshape(y, [shape[0], shape[1] * factor, shape[2] * factor, c])
-    if x.shape[1] is not None and x.shape[2] is not None:
+    if static and x.shape[1] is not None and x.shape[2] is not None:
         y = tf.ensure_shape(y, [None, x.shape[1] * factor, x.shape[2] * factor, c])
     return y
 
 
-def box_downsample(x: tf.Tensor, factor: int) -> tf.Tensor:
-    """[N, H, W, C] -> [N, H/f, W/f, C], the mean of each f x f block (official downscale2d / naive_downsample_2d)."""
-    if factor == 1:
+def box_downsample(x: tf.Tensor, factor) -> tf.Tensor:
+    """[N, H, W, C] -> [N, H/f, W/f, C], the mean of each f x f block (official downscale2d / naive_downsample_2d).
+
+    factor: int, or an int32 scalar tensor.
+    """
+    static = isinstance(factor, (int, np.integer))
+    if static and factor == 1:
         return x
     shape = tf.shape(x)
     c = x.shape[-1]
     y = tf.reshape(x, [shape[0], shape[1] // factor, factor, shape[2] // factor, factor, c])
     y = tf.reduce_mean(y, axis=[2, 4])
-    if x.shape[1] is not None and x.shape[2] is not None:
+    if static and x.shape[1] is not None and x.shape[2] is not None:
         y = tf.ensure_shape(y, [None, x.shape[1] // factor, x.shape[2] // factor, c])
     return y
 

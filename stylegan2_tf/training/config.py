@@ -34,8 +34,14 @@ class NetworkConfig:
     mapping_lr_mul: float = _f(0.01, 'Learning-rate multiplier of the mapping network.')
     fmap_base: int = _f(16384, 'Feature-map base (config E: 8192, F: 16384).')
     fmap_max: int = _f(512, 'Maximum feature maps per layer.')
-    g_arch: str = _f('skip', 'Generator architecture.', enum=('orig', 'skip', 'resnet'))
-    d_arch: str = _f('resnet', 'Discriminator architecture.', enum=('orig', 'skip', 'resnet'))
+    structure: str = _f('fixed', "Network structure: 'fixed' (StyleGAN2's networks, configs E/F) or 'growing' "
+                        '(progressive-growing networks with a level of detail, configs A-D; train them with '
+                        '--lod_initial_resolution).', enum=('fixed', 'growing'))
+    g_arch: str = _f('skip', "Generator architecture; with --structure=growing 'orig' (StyleGAN2's revised "
+                     "synthesis, configs B-D) or 'stylegan1' (StyleGAN's G_style with AdaIN, config A).",
+                     enum=('orig', 'skip', 'resnet', 'stylegan1'))
+    d_arch: str = _f('resnet', "Discriminator architecture; with --structure=growing 'orig' (D_stylegan, configs "
+                     "B-D) or 'stylegan1' (StyleGAN's D_basic, config A).", enum=('orig', 'skip', 'resnet', 'stylegan1'))
     mbstd_group: int = _f(4, 'Minibatch-stddev group size.')
     mbstd_features: int = _f(1, 'Minibatch-stddev features.')
     impl: str = _f('auto', 'Op implementation (compiled or pure-TF reference).', enum=('auto', 'custom', 'ref'))

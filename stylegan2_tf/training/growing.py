@@ -19,6 +19,7 @@ from typing import Mapping, Optional
 
 import tensorflow as tf
 
+from stylegan2_tf.networks.growing import box_downsample, nearest_upsample
 from stylegan2_tf.training.config import TrainConfig, parse_resolution_dict
 
 
@@ -97,20 +98,6 @@ def lod_changed(prev_lod: Optional[float], lod: float) -> bool:
     return math.floor(lod) != math.floor(prev_lod) or math.ceil(lod) != math.ceil(prev_lod)
 
 
-def _box_down(x: tf.Tensor, factor) -> tf.Tensor:
-    """Mean over factor x factor blocks: [N, H, W, C] -> [N, H/f, W/f, C] (factor: int or int32 tensor)."""
-    s = tf.shape(x)
-    y = tf.reshape(x, [s[0], s[1] // factor, factor, s[2] // factor, factor, s[3]])
-    return tf.reduce_mean(y, axis=[2, 4])
-
-
-def _nearest_up(x: tf.Tensor, factor) -> tf.Tensor:
-    """Each pixel repeated factor x factor times: [N, h, w, C] -> [N, h*f, w*f, C]."""
-    s = tf.shape(x)
-    y = tf.tile(x[:, :, tf.newaxis, :, tf.newaxis, :], [1, 1, factor, 1, factor, 1])
-    return tf.reshape(y, [s[0], s[1] * factor, s[2] * factor, s[3]])
-
-
 def process_reals(reals_u8: tf.Tensor, lod) -> tf.Tensor:
     """uint8 reals [N, R, R, C] -> float32 [-1, 1] at level of detail ``lod`` (scalar tensor), full size.
 
@@ -121,7 +108,7 @@ def process_reals(reals_u8: tf.Tensor, lod) -> tf.Tensor:
     factor = tf.bitwise.left_shift(1, level)
     x = tf.cast(reals_u8, tf.float32)
     # The image at the current resolution, on the uint8 grid like the official lower-resolution TFRecords.
-    x = tf.round(_box_down(x, factor)) / 127.5 - 1.0
+    x = tf.round(box_downsample(x, factor)) / 127.5 - 1.0
     # Fade towards the next lower resolution by the fraction of lod, then back to full size.
-    x = x + (_nearest_up(_box_down(x, 2), 2) - x) * (lod - tf.floor(lod))
-    return _nearest_up(x, factor)
+    x = x + (nearest_upsample(box_downsample(x, 2), 2) - x) * (lod - tf.floor(lod))
+    return tf.ensure_shape(nearest_upsample(x, factor), reals_u8.shape)  # the lod-dependent reshapes lose it

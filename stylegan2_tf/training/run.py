@@ -14,25 +14,34 @@ from stylegan2_tf.training.trainer import Trainer
 
 def network_factories(dataset, net_kwargs: dict):
     """(make_G, make_D) building the StyleGAN2 networks for ``dataset`` from the flag values."""
-    from stylegan2_tf.networks import Discriminator, Generator
+    from stylegan2_tf.networks import Discriminator, Generator, GrowingDiscriminator
     cond = net_kwargs.get('cond', False)
     if cond and dataset.label_dim == 0:
         raise ValueError(f'--cond needs a labelled dataset, but {dataset.name!r} has no labels')
     c_dim = dataset.label_dim if cond else 0
     impl = net_kwargs.get('impl', 'auto')
 
+    structure = net_kwargs.get('structure', 'fixed')
+    growing = structure == 'growing'
+    for which in ('g_arch', 'd_arch'):
+        arch, allowed = net_kwargs[which], ('orig', 'stylegan1') if growing else ('orig', 'skip', 'resnet')
+        if arch not in allowed:
+            raise ValueError(f'--{which}={arch} is not available with --structure={structure} (choose from '
+                             f'{", ".join(allowed)})')
+
     def make_G():
         return Generator(z_dim=net_kwargs['z_dim'], c_dim=c_dim, w_dim=net_kwargs['w_dim'],
                          img_resolution=dataset.resolution, img_channels=dataset.num_channels,
                          mapping_layers=net_kwargs['mapping_layers'], mapping_lr_mul=net_kwargs['mapping_lr_mul'],
                          fmap_base=net_kwargs['fmap_base'], fmap_max=net_kwargs['fmap_max'],
-                         architecture=net_kwargs['g_arch'], impl=impl, name='G')
+                         architecture=net_kwargs['g_arch'], structure=structure, impl=impl, name='G')
 
     def make_D():
-        return Discriminator(c_dim=c_dim, img_resolution=dataset.resolution, img_channels=dataset.num_channels,
-                             fmap_base=net_kwargs['fmap_base'], fmap_max=net_kwargs['fmap_max'],
-                             architecture=net_kwargs['d_arch'], mbstd_group_size=net_kwargs['mbstd_group'],
-                             mbstd_num_features=net_kwargs['mbstd_features'], impl=impl, name='D')
+        d_class = GrowingDiscriminator if growing else Discriminator
+        return d_class(c_dim=c_dim, img_resolution=dataset.resolution, img_channels=dataset.num_channels,
+                       fmap_base=net_kwargs['fmap_base'], fmap_max=net_kwargs['fmap_max'],
+                       architecture=net_kwargs['d_arch'], mbstd_group_size=net_kwargs['mbstd_group'],
+                       mbstd_num_features=net_kwargs['mbstd_features'], impl=impl, name='D')
     return make_G, make_D
 
 

@@ -29,6 +29,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
+from stylegan2_tf.networks import active_style_layers
 from stylegan2_tf.training import ema as ema_lib
 from stylegan2_tf.training import growing as growing_lib
 from stylegan2_tf.training import schedule
@@ -277,7 +278,7 @@ class Trainer:
         if self.growing is not None:
             reals = growing_lib.process_reals(reals_u8, lod)
             # Style mixing only among the layers in use at this level of detail (official G_style / G_main).
-            active_ws = G.num_ws - 2 * tf.cast(tf.floor(lod), tf.int32)
+            active_ws = active_style_layers(G.num_ws, lod)
         else:
             reals = tf.cast(reals_u8, tf.float32) / 127.5 - 1.0
             active_ws = None
