@@ -173,7 +173,7 @@ def test_wrong_shape_network_is_refused(resolution, channels):
     keras.utils.set_random_seed(0)
     G = Generator(z_dim=8, w_dim=8, img_resolution=resolution, img_channels=channels, mapping_layers=1,
                   fmap_base=32, fmap_max=8, name='G')
-    for name in ('fd_fmnist10k', 'kid_fmnist10k'):
+    for name in ('fd_fmnist10k', 'kid_fmnist10k', 'ppl_fmnist_wend'):
         opts = metric_main.MetricOptions(G=G, networks=FeatureNetworks(), cache=None, num_gen=10, progress=False)
         shape = f'{resolution}x{resolution}x{channels}'
         with pytest.raises(ValueError, match=f'32x32x1 images\\); this network makes {shape}'):
@@ -187,6 +187,40 @@ def test_wrong_shape_network_is_refused_by_the_tool(tmp_path, cache_dir):
     assert p.returncode == 2
     assert 'fd_fmnist10k measures Fashion-MNIST generators (32x32x1 images); this network makes 16x16x1' in p.stderr
     assert 'Traceback' not in p.stderr
+
+
+def test_ppl_in_classifier_features_matches_a_direct_statement():
+    """ppl_fmnist_wend: the mean over the 1st..99th percentile of ||f(G(w0)) - f(G(w0 + eps (w1 - w0)))||^2 / eps^2,
+    f the classifier's features on float images, recomputed here from the same latents (seed 0, default_rng)."""
+    import keras
+    import tensorflow as tf
+    from stylegan2_tf.metrics import fmnist_classifier as fc
+    from stylegan2_tf.metrics import metric_main
+    from stylegan2_tf.metrics.detectors import FeatureNetworks
+    from stylegan2_tf.networks import Generator
+    keras.utils.set_random_seed(0)
+    G = Generator(z_dim=8, w_dim=8, img_resolution=32, img_channels=1, mapping_layers=1, fmap_base=32, fmap_max=8,
+                  name='G')
+    n, eps = 24, 1e-4
+    opts = metric_main.MetricOptions(G=G, networks=FeatureNetworks(), cache=None, num_gen=n, progress=False,
+                                     batch_size=8)
+    got = metric_main.calc_metric('ppl_fmnist_wend', opts)['results']['ppl_fmnist_wend']
+    model, _ = fc.load_classifier()
+    rng = np.random.default_rng(0)
+    d = []
+    for _ in range(n // 8):
+        rng.uniform(size=(8, 1))  # t (unused with end sampling) is drawn first
+        z = np.concatenate([rng.standard_normal((8, 8)), rng.standard_normal((8, 8))]).astype(np.float32)
+        w = G.mapping(tf.constant(z), None).numpy().astype(np.float64)
+        w0, w1 = w[:8], w[8:]
+        ws = np.concatenate([w0, w0 + eps * (w1 - w0)]).astype(np.float32)
+        feats = model(G.synthesis(tf.constant(ws), noise_mode='const'), training=False)['features'].numpy()
+        d.append(np.sum((feats[:8].astype(np.float64) - feats[8:]) ** 2, axis=1) / eps ** 2)
+    d = np.concatenate(d)
+    lo, hi = np.percentile(d, 1, method='lower'), np.percentile(d, 99, method='higher')
+    want = d[(d >= lo) & (d <= hi)].mean()
+    assert got > 0 and np.isfinite(got)
+    np.testing.assert_allclose(got, want, rtol=1e-3)
 
 
 def test_metric_plot_from_jsonl(tmp_path):

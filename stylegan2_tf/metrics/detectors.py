@@ -230,6 +230,13 @@ class FeatureNetworks:
         self._detectors[name] = det
         return det
 
+    def fmnist_distance(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        """(img0, img1) [N, 32, 32, 1] in [-1, 1] -> squared L2 distances [N] of the Fashion-MNIST classifier's
+        features (the offline stand-in for LPIPS in the path-length metric)."""
+        self.detector("fmnist")
+        feats, _, _ = self._nets["fmnist"]
+        return feats.feature_distance
+
     def lpips_distance(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
         """(img0, img1) [N, H, W, 3] in [-1, 1] -> LPIPS distances [N] (float64)."""
         net, _, _ = self.lpips()

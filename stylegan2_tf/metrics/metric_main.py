@@ -18,6 +18,8 @@ is50k          Inception score, 50k generated, 10 splits
 fd_fmnist10k   Frechet distance in the features of the shipped Fashion-MNIST classifier, 10k generated
                (seeds 0..N-1, noise const) vs. the 60,000 Fashion-MNIST training images; 32x32x1 networks only
 kid_fmnist10k  kernel distance (KID's kernel, 100 subsets of 1000), same features and images
+ppl_fmnist_wend  PPL in W, t = 0, 10k samples, eps 1e-4, with the squared L2 distance of the same classifier's
+               features (unquantized float images) instead of LPIPS: the offline path length
 =============  ===================================================================================
 
 Generated images are converted to uint8 as ``clip(x * 127.5 + 128, 0, 255)`` (StyleGAN2-ADA's
@@ -241,11 +243,18 @@ def tf_pairwise_distances(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
 
 
 def _ppl(opts: MetricOptions, space: str, sampling: str, crop: bool, num_samples: int = 50000,
-         epsilon: float = 1e-4) -> float:
+         epsilon: float = 1e-4, distance: str = "lpips") -> float:
+    """distance 'lpips' (the paper's), or 'fmnist': squared L2 in the shipped Fashion-MNIST classifier's features
+    (offline; 32x32x1 generators only, no crop)."""
     G = opts.G
     if G is None:
         raise ValueError("PPL needs a generator (--network)")
-    dist = opts.networks.lpips_distance()
+    preprocess = None
+    if distance == "fmnist":
+        _check_fmnist_generator(opts, f"ppl_fmnist_{space}{sampling}")
+        dist, preprocess = opts.networks.fmnist_distance(), (lambda img: img)
+    else:
+        dist = opts.networks.lpips_distance()
     kw = dict(opts.G_kwargs)
     psi = kw.pop("truncation_psi", 1.0)
     cutoff = kw.pop("truncation_cutoff", None)
@@ -263,7 +272,7 @@ def _ppl(opts: MetricOptions, space: str, sampling: str, crop: bool, num_samples
     n = _num_gen(opts, num_samples)
     d = ppl_distances(mapping, synthesis, dist, G.z_dim, n, epsilon=epsilon, space=space, sampling=sampling,
                       crop=crop, batch_size=opts.batch_size, label_sampler=_label_sampler(opts), seed=opts.seed,
-                      progress=_Progress(opts, "PPL samples", n))
+                      progress=_Progress(opts, "PPL samples", n), preprocess=preprocess)
     return mm.filter_ppl_distances(d)
 
 
@@ -403,10 +412,12 @@ _REGISTRY: Dict[str, Callable[[MetricOptions], Dict[str, float]]] = {
     "is50k": lambda o: dict(zip(("is50k_mean", "is50k_std"), _is(o, 50000))),
     "fd_fmnist10k": lambda o: {"fd_fmnist10k": _fd_fmnist(o, "fd_fmnist10k", 10000)},
     "kid_fmnist10k": lambda o: {"kid_fmnist10k": _kid_fmnist(o, "kid_fmnist10k", 10000)},
+    "ppl_fmnist_wend": lambda o: {"ppl_fmnist_wend": _ppl(o, "w", "end", crop=False, num_samples=10000,
+                                                          distance="fmnist")},
 }
 
 # Weight files each metric family needs (checked in order: the Fashion-MNIST classifier ships with the package).
-_NETWORKS = {"fd_fmnist": [], "kid_fmnist": [], "fid": ["inception"], "kid": ["inception"], "is": ["inception"],
+_NETWORKS = {"fd_fmnist": [], "kid_fmnist": [], "ppl_fmnist": [], "fid": ["inception"], "kid": ["inception"], "is": ["inception"],
              "pr": ["vgg"], "ppl": ["vgg", "lpips"]}
 
 

@@ -56,6 +56,7 @@ def ppl_distances(
     seed: int = 0,
     latent_dtype=np.float32,
     progress: Optional[Callable[[int, int], None]] = None,
+    preprocess: Optional[Callable[[np.ndarray], np.ndarray]] = None,
 ) -> np.ndarray:
     """Scaled path-length samples ``distance(img_t, img_t+eps) / eps^2`` [num_samples] (float64).
 
@@ -65,6 +66,7 @@ def ppl_distances(
         distance: (img0, img1) -> [N] (LPIPS).
         space: 'z' (slerp in Z) or 'w' (lerp in W).  sampling: 'full' (t ~ U(0,1)) or 'end' (t = 0).
         latent_dtype: dtype of the latents handed to the networks.
+        preprocess: images -> what ``distance`` takes (default: :func:`preprocess_for_lpips` with ``crop``).
     """
     if space not in ("z", "w"):
         raise ValueError(f"space must be 'z' or 'w', got {space!r}")
@@ -91,7 +93,7 @@ def ppl_distances(
             zt = np.concatenate([slerp(z0, z1, t), slerp(z0, z1, t + epsilon)])
             wt = np.asarray(mapping(zt.astype(latent_dtype), cc))
         img = np.asarray(synthesis(wt.astype(latent_dtype)))
-        img = preprocess_for_lpips(img, crop)
+        img = preprocess(img) if preprocess is not None else preprocess_for_lpips(img, crop)
         d = np.asarray(distance(img[:n], img[n:]), dtype=np.float64).reshape(-1)
         out.append(d / epsilon ** 2)
         done += n
