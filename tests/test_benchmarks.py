@@ -60,6 +60,30 @@ def test_quality_benchmark_trains_evaluates_and_prints_json(tmp_path):
     assert out['runs'][0]['curve'][-1]['fd_fmnist10k'] != out['runs'][1]['curve'][-1]['fd_fmnist10k']
 
 
+def test_paper_table_trains_configs_and_prints_json(tmp_path):
+    # Config A (growing G_style/D_basic) and E (fixed networks) for 32 images each with tiny networks; both metrics
+    # (FD and the classifier-feature path length) at every snapshot from 64 samples. A's schedule (phases of 32/6
+    # images) reaches 32x32 (lod 0) at its 4th step of 8 images.
+    bench = os.path.join(ROOT, 'benchmarks', 'paper_table.py')
+    tiny = ['--z_dim=8', '--w_dim=8', '--mapping_layers=1', '--fmap_base=32', '--fmap_max=8', '--batch=8',
+            '--batch_dict=8:8,16:8,32:8', '--minibatch_repeats=1', '--kimg_per_tick=0.016', '--grid=2x2', '--impl=ref']
+    args = [sys.executable, bench, '--configs', 'a,e', '--kimg', '0.032', '--eval-kimg', '0.016', '--num-gen', '64',
+            '--outdir', str(tmp_path / 't'), '--cache-dir', str(tmp_path / 'cache')] + [f'--train-arg={a}' for a in tiny]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='-1')
+    p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = json.loads(p.stdout)
+    assert [r['config'] for r in out['rows']] == ['a', 'e']
+    for row in out['rows']:
+        assert row['fd_fmnist10k'] > 0 and row['ppl_fmnist_wend'] > 0 and row['img_per_sec'] > 0, row
+        assert all('fd_fmnist10k' in c and 'ppl_fmnist_wend' in c for c in row['curve'])
+    a_opts = json.load(open(tmp_path / 't' / 'config-a' / 'training_options.json'))
+    assert (a_opts['lod_initial_resolution'], a_opts['gamma'], a_opts['net_g_arch']) == (8, 0.1, 'stylegan1')
+    assert 'lod 0.00' in open(tmp_path / 't' / 'config-a' / 'log.txt').read()  # grew to full resolution
+    bad = subprocess.run([sys.executable, bench, '--configs', 'g'], env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown config(s) ['g']" in bad.stderr
+
+
 def test_ops_benchmark_reports_each_dtype(needs_custom_ops):
     """benchmarks/ops.py --dtype float32,bfloat16 at a tiny size: one record per dtype and case; the forward outputs
     of custom and ref agree (float32 up to summation order; bfloat16 within one ulp at the outputs' scale <= ~8,

@@ -360,6 +360,56 @@ def test_gradients_through_the_lod_conditions(arch):
                 assert grad is not None and np.all(np.isfinite(grad.numpy())) and np.any(grad.numpy()), name
 
 
+@pytest.mark.parametrize("arch", ["stylegan1", "orig"])
+def test_static_lod_level_graph_equals_the_dynamic_one_and_has_second_order_gradients(arch):
+    """The training step's graph (lod_level = floor(lod): one level's layers, no tf.cond) computes what the nested
+    tf.cond computes, at integer and fractional lods of a 32x32 network (three levels). Its second-order gradients
+    (R1 through D, path length through G) exist: through the nested conds TensorFlow fails them at 32x32
+    ("Trying to add unsupported dtype 10" in AddN), which is why the trainer uses the static graph."""
+    kw = dict(img_resolution=32, img_channels=1, architecture=arch, fmap_base=32, fmap_max=4, impl="ref")
+    G = Generator(structure="growing", z_dim=8, w_dim=8, mapping_layers=1, **kw)
+    D = GrowingDiscriminator(mbstd_group_size=2, **kw)
+    z = tf.constant(np.random.default_rng(11).standard_normal((4, 8)), tf.float32)
+    for lod in (0.0, 0.25, 0.999998, 1.0, 1.5, 2.0, 2.75, 3.0):
+        level = int(np.floor(lod))
+        G.synthesis.lod.assign(lod)
+        D.lod.assign(lod)
+        ws = G.mapping(z)
+        img = G.synthesis(ws, noise_mode="const")
+        np.testing.assert_allclose(G.synthesis(ws, noise_mode="const", lod_level=level).numpy(), img.numpy(),
+                                   rtol=1e-5, atol=1e-6, err_msg=str(lod))
+        np.testing.assert_allclose(D(img, lod_level=level).numpy(), D(img).numpy(), rtol=1e-5, atol=1e-6,
+                                   err_msg=str(lod))
+    for lod in (0.5, 0.999998, 1.5):
+        level = int(np.floor(lod))
+        G.synthesis.lod.assign(lod)
+        D.lod.assign(lod)
+
+        @tf.function
+        def second_order():
+            with tf.GradientTape(persistent=True) as tape:
+                ws = G.mapping(z)
+                with tf.GradientTape(persistent=True) as inner:
+                    inner.watch(ws)
+                    img = G.synthesis(ws, noise_mode="const", lod_level=level)
+                    inner.watch(img)
+                    score = tf.reduce_sum(D(img, lod_level=level))
+                    y = tf.reduce_sum(img * tf.ones_like(img))
+                r1 = tf.reduce_sum(tf.square(inner.gradient(score, img)))
+                pl = tf.reduce_sum(tf.square(inner.gradient(y, ws)))
+            d_vars = [v.value for v in D.trainable_variables]
+            g_vars = [v.value for v in G.trainable_variables]
+            zero = tf.UnconnectedGradients.ZERO
+            return tape.gradient(r1, d_vars, unconnected_gradients=zero), tape.gradient(pl, g_vars,
+                                                                                      unconnected_gradients=zero)
+        r1_grads, pl_grads = second_order()
+        for g in r1_grads + pl_grads:
+            assert np.all(np.isfinite(g.numpy()))
+        assert sum(np.abs(g.numpy()).sum() for g in r1_grads) > 0 and sum(np.abs(g.numpy()).sum() for g in pl_grads) > 0
+    with pytest.raises(ValueError, match="lod_level must be an int in \\[0, 3\\]"):
+        D(img, lod_level=4)
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 # Snapshots, configs, EMA, bad input.
 

@@ -80,14 +80,38 @@ def lerp_clip(a: tf.Tensor, b: tf.Tensor, t) -> tf.Tensor:
     return a + (b - a) * tf.clip_by_value(tf.cast(t, a.dtype), 0.0, 1.0)
 
 
-def grow_images(x: tf.Tensor, lod: tf.Tensor, res_log2: int, block: Callable, torgb: Callable) -> tf.Tensor:
+def check_lod_level(lod_level, res_log2: int) -> Optional[int]:
+    """None, or the static level floor(lod) in [0, res_log2 - 2] a caller promises (see grow_images)."""
+    if lod_level is None:
+        return None
+    if not isinstance(lod_level, (int, np.integer)) or not 0 <= lod_level <= res_log2 - 2:
+        raise ValueError(f"lod_level must be an int in [0, {res_log2 - 2}] (floor of lod), got {lod_level!r}")
+    return int(lod_level)
+
+
+def grow_images(x: tf.Tensor, lod: tf.Tensor, res_log2: int, block: Callable, torgb: Callable,
+                lod_level: Optional[int] = None) -> tf.Tensor:
     """The generator's output at `lod` (see the module docstring).
 
     x: the 4x4 features; block(res, x) -> features at 2**res from those at 2**(res-1) (res >= 3);
     torgb(res, x) -> image at 2**res. Returns the image at 2**res_log2.
+    lod_level: None evaluates any lod with nested tf.cond; an int L (the caller guarantees L <= lod < L + 1, as the
+    training step does: it is traced per resolution anyway) builds only level L's graph, without tf.cond. The
+    training step needs this: TensorFlow cannot take second-order gradients (R1, path length) through nested conds.
     """
     if res_log2 == 2:
         return torgb(2, x)
+    level = check_lod_level(lod_level, res_log2)
+    if level is not None:
+        fine = res_log2 - level
+        for res in range(3, fine):
+            x = block(res, x)
+        if fine == 2:
+            return nearest_upsample(torgb(2, x), 2 ** level)
+        y = block(fine, x)
+        # lod - level is 0 at the level's start (the finer image alone) and -> 1 at the end of its fade.
+        img = lerp_clip(torgb(fine, y), nearest_upsample(torgb(fine - 1, x), 2), lod - level)
+        return nearest_upsample(img, 2 ** level)
 
     def grow(x, res, level):  # level = the lod at which resolution 2**res is the finest one used
         y = block(res, x)
@@ -107,14 +131,24 @@ def grow_images(x: tf.Tensor, lod: tf.Tensor, res_log2: int, block: Callable, to
     return grow(x, 3, res_log2 - 3)
 
 
-def grow_features(img: tf.Tensor, lod: tf.Tensor, res_log2: int, fromrgb: Callable, block: Callable) -> tf.Tensor:
+def grow_features(img: tf.Tensor, lod: tf.Tensor, res_log2: int, fromrgb: Callable, block: Callable,
+                  lod_level: Optional[int] = None) -> tf.Tensor:
     """The discriminator's 4x4 features at `lod` (see the module docstring).
 
     img: [N, 2**res_log2, 2**res_log2, C]; fromrgb(res, image at 2**res) -> features at 2**res;
-    block(res, x) -> features at 2**(res-1) (res >= 3).
+    block(res, x) -> features at 2**(res-1) (res >= 3). lod_level: as in :func:`grow_images`.
     """
     if res_log2 == 2:
         return fromrgb(2, img)
+    level = check_lod_level(lod_level, res_log2)
+    if level is not None:
+        fine = res_log2 - level
+        x = fromrgb(fine, box_downsample(img, 2 ** level))
+        if fine > 2:
+            x = lerp_clip(block(fine, x), fromrgb(fine - 1, box_downsample(img, 2 ** (level + 1))), lod - level)
+        for res in range(fine - 1, 2, -1):
+            x = block(res, x)
+        return x
 
     def grow(res, level):
         def direct():

@@ -120,7 +120,9 @@ class GrowingDiscriminator(keras.Model):
             out.update({f"{name}/{k}": v for k, v in layer_variables(layer).items()})
         return out
 
-    def call(self, img, c=None, training=False):
+    def call(self, img, c=None, training=False, lod_level=None):
+        """img [N, R, R, C], c [N, c_dim] or None -> logits [N, 1] at the current `lod`; lod_level: the static
+        floor(lod) of a training step (see growing.grow_features), None for any lod."""
         img = as_float32(img)
         r = self.img_resolution
         if img.shape.rank != 4 or tuple(img.shape[1:]) != (r, r, self.img_channels):
@@ -140,7 +142,7 @@ class GrowingDiscriminator(keras.Model):
             return self.blocks[f"{r}x{r}/Conv1_down"](x)
 
         x = grow_features(img, tf.convert_to_tensor(self.lod), self.res_log2,
-                          lambda res, y: self.fromrgb[res](y), block)
+                          lambda res, y: self.fromrgb[res](y), block, lod_level=lod_level)
         if self.mbstd_num_features > 0:
             x = minibatch_stddev(x, self.mbstd_group_size, self.mbstd_num_features)
         x = self.blocks["4x4/Conv"](x)

@@ -83,8 +83,10 @@ class RevisedSynthesis(GrowingSynthesisBase):
             out[f"noise{i}"] = var
         return out
 
-    def call(self, ws, noise_mode: str = "random", fused_modconv=None, training=False, noise_inputs=None):
-        """ws [N, num_ws, w_dim] -> images [N, R, R, C]; arguments as SynthesisNetwork.call."""
+    def call(self, ws, noise_mode: str = "random", fused_modconv=None, training=False, noise_inputs=None,
+             lod_level=None):
+        """ws [N, num_ws, w_dim] -> images [N, R, R, C]; arguments as SynthesisNetwork.call.
+        lod_level: the static floor(lod) of a training step (see growing.grow_images); None: any lod."""
         ws = self._check_call(ws, noise_mode, noise_inputs)
         lod = tf.convert_to_tensor(self.lod)
         kw = dict(fused_modconv=fused_modconv, training=training)
@@ -99,7 +101,8 @@ class RevisedSynthesis(GrowingSynthesisBase):
 
         x = tf.tile(self.const[tf.newaxis], [tf.shape(ws)[0], 1, 1, 1])
         x = layer("4x4/Conv", x, 0)
-        return grow_images(x, lod, self.res_log2, block, lambda res, x: self.torgb[res](x, ws[:, res * 2 - 3], **kw))
+        return grow_images(x, lod, self.res_log2, block, lambda res, x: self.torgb[res](x, ws[:, res * 2 - 3], **kw),
+                           lod_level=lod_level)
 
     def get_config(self):
         config = self.base_config()

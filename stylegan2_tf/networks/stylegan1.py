@@ -247,9 +247,11 @@ class StyleGAN1Synthesis(GrowingSynthesisBase):
             out[f"noise{i}"] = var
         return out
 
-    def call(self, ws, noise_mode: str = "random", fused_modconv=None, training=False, noise_inputs=None):
+    def call(self, ws, noise_mode: str = "random", fused_modconv=None, training=False, noise_inputs=None,
+             lod_level=None):
         """ws [N, num_ws, w_dim] -> images [N, R, R, C]; noise_inputs as in SynthesisNetwork (one per layer).
-        fused_modconv and training do not change anything here (no modulated convs, no training-only parts)."""
+        fused_modconv and training do not change anything here (no modulated convs, no training-only parts).
+        lod_level: the static floor(lod) of a training step (see growing.grow_images); None: any lod."""
         ws = self._check_call(ws, noise_mode, noise_inputs)
         lod = tf.convert_to_tensor(self.lod)
 
@@ -264,7 +266,7 @@ class StyleGAN1Synthesis(GrowingSynthesisBase):
         x = tf.tile(self.const[tf.newaxis], [tf.shape(ws)[0], 1, 1, 1])
         x = layer("4x4/Const", x, 0)
         x = layer("4x4/Conv", x, 1)
-        return grow_images(x, lod, self.res_log2, block, lambda res, x: self.torgb[res](x))
+        return grow_images(x, lod, self.res_log2, block, lambda res, x: self.torgb[res](x), lod_level=lod_level)
 
     def get_config(self):
         config = self.base_config()

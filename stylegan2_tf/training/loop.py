@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from stylegan2_tf.atomic_io import atomic_write_text
 from stylegan2_tf.data.images import make_grid, save_png, to_uint8
-from stylegan2_tf.training.run_log import RunLogger, format_time, peak_memory
+from stylegan2_tf.training.run_log import RunLogger, format_time, peak_memory, quiet_framework_logs
 from stylegan2_tf.training.trainer import Trainer, TrainingDivergedError  # noqa: F401  (re-exported)
 
 
@@ -73,6 +73,11 @@ def training_loop(trainer: Trainer, resume: str = 'auto', log: bool = True) -> D
     resume: 'auto' (latest checkpoint in the run directory if any), 'none' (fresh; error if there are
     checkpoints) or a checkpoint path. log=False writes no images or logs (checkpoints and snapshots still).
     """
+    with quiet_framework_logs():
+        return _training_loop(trainer, resume, log)
+
+
+def _training_loop(trainer: Trainer, resume: str, log: bool) -> Dict[str, float]:
     cfg, outdir, chief = trainer.cfg, trainer.outdir, trainer.is_chief
     restored = trainer.restore(resume)
     lg = RunLogger(outdir, enabled=chief and log)

@@ -150,15 +150,18 @@ class StyleGAN2Loss:
     Each term returns ``(objective, stats)``: ``objective`` is this replica's contribution to the global-batch
     mean (scaled by its weight), ``stats`` a dict of scalars in the same convention. ``augment`` (images ->
     images) wraps every image D sees, reals and fakes, as an augmentation pipeline does; R1 differentiates with
-    respect to the un-augmented reals.
+    respect to the un-augmented reals. ``lod_level``: for growing networks, the static floor(lod) the step is traced
+    for (their graph without tf.cond, which second-order gradients need; see networks/growing.py); None otherwise.
     """
 
     def __init__(self, G, D, *, r1_gamma: float = 10.0, pl_weight: float = 2.0, pl_decay: float = 0.01,
-                 style_mixing_prob: float = 0.9, augment: Optional[Callable[[tf.Tensor], tf.Tensor]] = None):
+                 style_mixing_prob: float = 0.9, augment: Optional[Callable[[tf.Tensor], tf.Tensor]] = None,
+                 lod_level: Optional[int] = None):
         self.G, self.D = G, D
         self.r1_gamma, self.pl_weight, self.pl_decay = float(r1_gamma), float(pl_weight), float(pl_decay)
         self.style_mixing_prob = float(style_mixing_prob)
         self.augment = augment
+        self._net_kw = {} if lod_level is None else {'lod_level': int(lod_level)}
 
     # -- networks in training mode -----------------------------------------------------------------
     def styles(self, inputs: GenInputs) -> tf.Tensor:
@@ -170,12 +173,12 @@ class StyleGAN2Loss:
         return ws
 
     def synthesize(self, ws: tf.Tensor, inputs: GenInputs) -> tf.Tensor:
-        return self.G.synthesis(ws, noise_mode='random', training=True, noise_inputs=inputs.noise)
+        return self.G.synthesis(ws, noise_mode='random', training=True, noise_inputs=inputs.noise, **self._net_kw)
 
     def run_D(self, images: tf.Tensor, c: Optional[tf.Tensor]) -> tf.Tensor:
         if self.augment is not None:
             images = self.augment(images)
-        return self.D(images, c, training=True)
+        return self.D(images, c, training=True, **self._net_kw)
 
     # -- phase terms ---------------------------------------------------------------------------------
     def g_main(self, gen: GenInputs, reduce: BatchReducer) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:

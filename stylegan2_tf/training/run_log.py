@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import resource
 import time
@@ -20,6 +22,23 @@ def format_time(seconds: float) -> str:
     if s < 86400:
         return f'{s // 3600}h {(s // 60) % 60:02d}m'
     return f'{s // 86400}d {(s // 3600) % 24:02d}h'
+
+
+@contextlib.contextmanager
+def quiet_framework_logs():
+    """TensorFlow's and absl's Python loggers at WARNING for the block (restored after it), so that the progress lines
+    are not interleaved with INFO records such as the checkpoint saver's "Sharding callback duration" at every save.
+    """
+    from absl import logging as absl_logging
+    tf_logger = logging.getLogger('tensorflow')
+    saved = tf_logger.level, absl_logging.get_verbosity()
+    tf_logger.setLevel(logging.WARNING)
+    absl_logging.set_verbosity(absl_logging.WARNING)
+    try:
+        yield
+    finally:
+        tf_logger.setLevel(saved[0])
+        absl_logging.set_verbosity(saved[1])
 
 
 def peak_memory() -> Dict[str, float]:

@@ -166,8 +166,8 @@ class Trainer:
             # The RNG state: every random number of step s is a pure function of (seed, s).
             self.rng_seed = tf.Variable(cfg.seed, dtype=tf.int64, trainable=False, name='rng_seed')
             self.format = tf.Variable(CHECKPOINT_FORMAT, dtype=tf.int64, trainable=False, name='format')
-        self.loss = StyleGAN2Loss(self.G, self.D, r1_gamma=cfg.gamma, pl_weight=cfg.pl_weight,
-                                  pl_decay=cfg.pl_decay, style_mixing_prob=cfg.style_mixing, augment=augment)
+        self._augment = augment
+        self.loss = self.make_loss()
         self._ema_pairs = ema_lib.paired_variables(self.G, self.G_ema)
         self._label_pool = self._make_label_pool()
         self._noise_shapes = list(getattr(self.G.synthesis, 'noise_shapes', []))
@@ -188,6 +188,11 @@ class Trainer:
         self._consecutive_bad = 0
         self._finite_fn = None
         self._iterator, self._iterator_batch = None, None
+
+    def make_loss(self, lod_level: Optional[int] = None) -> StyleGAN2Loss:
+        cfg = self.cfg
+        return StyleGAN2Loss(self.G, self.D, r1_gamma=cfg.gamma, pl_weight=cfg.pl_weight, pl_decay=cfg.pl_decay,
+                             style_mixing_prob=cfg.style_mixing, augment=self._augment, lod_level=lod_level)
 
     # ------------------------------------------------------------------------------------------------
     def _check_batch(self, batch: int) -> None:
@@ -269,7 +274,8 @@ class Trainer:
     # ------------------------------------------------------------------------------------------------
     # The distributed step.
     # ------------------------------------------------------------------------------------------------
-    def _replica_step(self, reals_u8, real_labels, step, lod, active: Tuple[str, ...], local_batch: int):
+    def _replica_step(self, reals_u8, real_labels, step, lod, active: Tuple[str, ...], local_batch: int,
+                      loss: StyleGAN2Loss):
         cfg, G = self.cfg, self.G
         ctx = tf.distribute.get_replica_context()
         rid = tf.cast(ctx.replica_id_in_sync_group, tf.int32)
@@ -314,18 +320,18 @@ class Trainer:
                 for term in phase.terms:
                     term_id = _TERM_IDS[(phase.network, term)]
                     if phase.network == 'G' and term == 'main':
-                        o, st = self.loss.g_main(gen_inputs(local_batch, term_id), reduce)
+                        o, st = loss.g_main(gen_inputs(local_batch, term_id), reduce)
                     elif phase.network == 'G':
                         n = local_batch // cfg.pl_batch_shrink
                         pl_noise = rows(path_length_noise([n * R, G.img_resolution, G.img_resolution,
                                                            G.img_channels], _seed(cfg.seed, step, term_id, _PL_NOISE)), n)
-                        o, st, new_pl_mean = self.loss.g_reg(gen_inputs(n, term_id), pl_noise,
+                        o, st, new_pl_mean = loss.g_reg(gen_inputs(n, term_id), pl_noise,
                                                              tf.convert_to_tensor(self.pl_mean), reduce,
                                                              phase.reg_multiplier)
                     elif term == 'main':
-                        o, st = self.loss.d_main(gen_inputs(local_batch, term_id), reals, real_c, reduce)
+                        o, st = loss.d_main(gen_inputs(local_batch, term_id), reals, real_c, reduce)
                     else:
-                        o, st = self.loss.d_reg(reals, real_c, reduce, phase.reg_multiplier)
+                        o, st = loss.d_reg(reals, real_c, reduce, phase.reg_multiplier)
                     objective += o
                     stats.update(st)
             # TF1 turns missing gradients into zeros: every variable takes its Adam step.
@@ -341,15 +347,17 @@ class Trainer:
         stats['Progress/nonfinite_phases'] = nonfinite / R
         return stats
 
-    def _make_step_fn(self, active: Tuple[str, ...], batch_size: int):
+    def _make_step_fn(self, active: Tuple[str, ...], batch_size: int, lod_level: Optional[int]):
         strategy = self.strategy
         local_batch = batch_size // self.num_replicas
+        # Growing: one graph per level of detail floor(lod) (only that level's layers, no tf.cond; see loss.py).
+        loss = self.loss if lod_level is None else self.make_loss(lod_level)
 
         @tf.function
         def step_fn(batch, lod, ema_beta):
             reals, labels = batch
             step = tf.identity(self.step)
-            stats = strategy.run(self._replica_step, args=(reals, labels, step, lod, active, local_batch))
+            stats = strategy.run(self._replica_step, args=(reals, labels, step, lod, active, local_batch, loss))
             stats = {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in stats.items()}
             ema_lib.update_ema(self._ema_pairs, ema_beta)
             self.step.assign_add(1)
@@ -374,7 +382,8 @@ class Trainer:
         step = int(self.step.numpy())
         if batch is None:
             batch = self._next_batch(sched.batch)
-        key = (self.active_phases(step), sched.batch)
+        lod_level = int(math.floor(sched.lod)) if self.growing is not None else None
+        key = (self.active_phases(step), sched.batch, lod_level)
         if key not in self._step_fns:
             self._step_fns[key] = self._make_step_fn(*key)
         beta = schedule.ema_beta(sched.batch, self.cfg.ema_kimg, int(self.nimg.numpy()), self.cfg.ema_rampup)
