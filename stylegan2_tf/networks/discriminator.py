@@ -11,6 +11,7 @@ from stylegan2_tf.networks.channels import check_architecture, check_resample_ke
 from stylegan2_tf.networks.layers import (EqualizedConv2D, EqualizedDense, as_float32, check_impl,
                                           layer_variables)
 from stylegan2_tf.networks.mapping import normalize_2nd_moment
+from stylegan2_tf.networks.precision import block_dtype, cast, check_num_fp16_res, check_precision
 from stylegan2_tf.ops import downsample2d, setup_filter
 
 LABEL_MAPPINGS = ("project", "embed")
@@ -48,6 +49,11 @@ class Discriminator(keras.Model):
     Conditional models: label_mapping='project' (StyleGAN2: Output has c_dim units, logit = sum(out * c)) or 'embed'
     (StyleGAN2-ADA: c -> LabelEmbed (+ Mapping{i}) -> cmap, logit = sum(out * cmap) / sqrt(cmap_dim)).
     Defaults are StyleGAN2 config F ('resnet', fmap_base 16384, mbstd group 4 with 1 feature).
+
+    Precision (see networks/precision.py): the blocks of the `num_fp16_res` highest resolutions compute in the type
+    `precision` names (their FromRGB included; each block's input is cast to its type); the 4x4 epilogue (FromRGB
+    at 4x4, minibatch stddev, conv, dense layers, label mapping) and the skip architecture's downsampled images stay
+    float32, and so do the logits. `block_dtypes` maps each resolution to its dtype.
     """
 
     def __init__(self, c_dim: int = 0, img_resolution: int = 1024, img_channels: int = 3, *,
@@ -56,7 +62,7 @@ class Discriminator(keras.Model):
                  resample_kernel: Optional[Sequence[float]] = (1, 3, 3, 1), mbstd_group_size: Optional[int] = 4,
                  mbstd_num_features: int = 1, conv_clamp: Optional[float] = None, label_mapping: str = "project",
                  mapping_layers: int = 0, mapping_fmaps: Optional[int] = None, mapping_lr_mul: float = 0.1,
-                 impl: str = "auto", **kwargs):
+                 impl: str = "auto", precision: str = "fp32", num_fp16_res: int = 0, **kwargs):
         super().__init__(**kwargs)
         if int(c_dim) < 0:
             raise ValueError(f"c_dim must be >= 0, got {c_dim}")
@@ -85,6 +91,10 @@ class Discriminator(keras.Model):
         self.mapping_fmaps = int(mapping_fmaps) if mapping_fmaps is not None else self.nf(0)
         self.mapping_lr_mul = float(mapping_lr_mul)
         self.impl = check_impl(impl)
+        self.precision = check_precision(precision)
+        self.num_fp16_res = check_num_fp16_res(num_fp16_res, self.precision)
+        self.block_dtypes = {2 ** r: block_dtype(2 ** r, self.img_resolution, self.num_fp16_res, self.precision)
+                             for r in range(2, self.res_log2 + 1)}
         self.filter = setup_filter(self.resample_kernel)
 
         act = dict(activation=self.nonlinearity, conv_clamp=self.conv_clamp, impl=self.impl)
@@ -139,6 +149,8 @@ class Discriminator(keras.Model):
             mbstd_group_size=self.mbstd_group_size, mbstd_num_features=self.mbstd_num_features,
             conv_clamp=self.conv_clamp, label_mapping=self.label_mapping, mapping_layers=self.mapping_layers,
             mapping_fmaps=self.mapping_fmaps, mapping_lr_mul=self.mapping_lr_mul, impl=self.impl)
+        if self.precision != "fp32" or self.num_fp16_res:  # (float32 configs stay as they were before precision)
+            self._config.update(precision=self.precision, num_fp16_res=self.num_fp16_res)
         self.built = True
 
     def nf(self, stage: int) -> int:
@@ -172,9 +184,11 @@ class Discriminator(keras.Model):
         x, y = None, img
         for res in range(self.res_log2, 2, -1):
             r = 2 ** res
+            dtype = self.block_dtypes[r]
             if f"{r}x{r}/FromRGB" in self.blocks:
-                t = self.blocks[f"{r}x{r}/FromRGB"](y)
-                x = t if x is None else x + t
+                t = self.blocks[f"{r}x{r}/FromRGB"](cast(y, dtype))
+                x = t if x is None else cast(x, dtype) + t
+            x = cast(x, dtype)
             t = x
             x = self.blocks[f"{r}x{r}/Conv0"](x)
             x = self.blocks[f"{r}x{r}/Conv1_down"](x)
@@ -184,7 +198,8 @@ class Discriminator(keras.Model):
                 y = downsample2d(y, self.filter, impl=self.impl)
         if "4x4/FromRGB" in self.blocks:
             t = self.blocks["4x4/FromRGB"](y)
-            x = t if x is None else x + t
+            x = t if x is None else cast(x, t.dtype) + t
+        x = cast(x, tf.float32)
         if self.mbstd_num_features > 0:
             x = minibatch_stddev(x, self.mbstd_group_size, self.mbstd_num_features)
         x = self.blocks["4x4/Conv"](x)

@@ -51,6 +51,8 @@ class Generator(keras.Model):
 
     Sub-networks: `G.mapping(z, c=None, truncation_psi=1, truncation_cutoff=None)` -> ws [N, num_ws, w_dim] and
     `G.synthesis(ws, noise_mode='random')` -> images. Defaults are StyleGAN2 config F (fmap_base 16384, 'skip').
+    `precision` / `num_fp16_res`: the synthesis blocks of the num_fp16_res highest resolutions compute in bfloat16
+    or float16 (see networks/precision.py); the mapping network and the image stay float32.
     All variables are created in the constructor; `named_variables()` lists them by stable (official) names.
     """
 
@@ -63,7 +65,7 @@ class Generator(keras.Model):
                  resample_kernel: Optional[Sequence[float]] = (1, 3, 3, 1), use_noise: bool = True,
                  conv_clamp: Optional[float] = None, fused_modconv="auto", structure: str = "fixed",
                  blur_filter: Optional[Sequence[float]] = (1, 2, 1), fused_scale="auto", impl: str = "auto",
-                 **kwargs):
+                 precision: str = "fp32", num_fp16_res: int = 0, **kwargs):
         super().__init__(**kwargs)
         if structure not in STRUCTURES:
             raise ValueError(f"structure must be one of {STRUCTURES}, got {structure!r}")
@@ -74,8 +76,12 @@ class Generator(keras.Model):
             if architecture == "stylegan1":
                 raise ValueError("architecture 'stylegan1' (StyleGAN's G_style) exists only with structure='growing'")
             self.synthesis = SynthesisNetwork(w_dim, img_resolution, img_channels, fmap_const=fmap_const,
-                                              architecture=architecture, conv_clamp=conv_clamp, **synthesis_args)
+                                              architecture=architecture, conv_clamp=conv_clamp, precision=precision,
+                                              num_fp16_res=num_fp16_res, **synthesis_args)
         else:
+            if precision != "fp32" or num_fp16_res:
+                raise ValueError("precision / num_fp16_res (reduced-precision blocks) exist only with "
+                                 f"structure='fixed', got precision={precision!r}, num_fp16_res={num_fp16_res}")
             if architecture not in GROWING_ARCHITECTURES:
                 raise ValueError(f"structure='growing' supports architecture {GROWING_ARCHITECTURES} (the official "
                                  f"progressive-growing networks), got {architecture!r}")
@@ -112,10 +118,20 @@ class Generator(keras.Model):
             conv_clamp=self.synthesis.conv_clamp, fused_modconv=self.synthesis.fused_modconv, impl=self.synthesis.impl)
         if structure == "growing":  # (fixed-structure configs stay as they were before growing existed)
             self._config["structure"] = structure
+        if self.precision != "fp32" or self.num_fp16_res:  # (float32 configs stay as they were before precision)
+            self._config.update(precision=self.precision, num_fp16_res=self.num_fp16_res)
         if architecture == "stylegan1":
             self._config["blur_filter"] = self.synthesis.blur_filter
             self._config["fused_scale"] = self.synthesis.fused_scale
         self.built = True
+
+    @property
+    def precision(self) -> str:
+        return getattr(self.synthesis, "precision", "fp32")   # the growing networks compute in float32
+
+    @property
+    def num_fp16_res(self) -> int:
+        return getattr(self.synthesis, "num_fp16_res", 0)
 
     @property
     def w_avg(self):

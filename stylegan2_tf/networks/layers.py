@@ -16,7 +16,10 @@ import numpy as np
 import tensorflow as tf
 
 from stylegan2_tf.networks.channels import check_resample_kernel
+from stylegan2_tf.networks.precision import COMPUTE_DTYPES, as_compute, cast, in_supported_dtype
 from stylegan2_tf.ops import bias_act, conv2d_resample, setup_filter
+from stylegan2_tf.ops.bias_act import SUPPORTED_DTYPES as BIAS_ACT_DTYPES
+from stylegan2_tf.ops.upfirdn2d import SUPPORTED_DTYPES as UPFIRDN2D_DTYPES
 
 IMPLS = ("auto", "ref", "custom")
 FUSED_MODES = ("auto", True, False)
@@ -27,6 +30,26 @@ def as_float32(x) -> tf.Tensor:
     if tf.is_tensor(x) or isinstance(x, tf.Variable):
         return x if x.dtype == tf.float32 else tf.cast(x, tf.float32)
     return tf.convert_to_tensor(np.asarray(x, dtype=np.float32))
+
+
+def apply_bias_act(x: tf.Tensor, b, **kwargs) -> tf.Tensor:
+    """bias_act in x's dtype (float32 or a reduced type); b (a float32 variable or None) is cast to it."""
+    return in_supported_dtype(lambda x, b: bias_act(x, b, **kwargs), BIAS_ACT_DTYPES, x, b)
+
+
+def apply_conv(x: tf.Tensor, w, f=None, up: int = 1, down: int = 1, grouped: bool = False,
+               impl: str = "auto") -> tf.Tensor:
+    """conv2d_resample in x's dtype; the float32 weight w is cast to it. Only resampling convs go through
+    upfirdn2d, so only they depend on that op's dtypes."""
+    supported = UPFIRDN2D_DTYPES if (up != 1 or down != 1) else COMPUTE_DTYPES
+    return in_supported_dtype(lambda x, w: conv2d_resample(x, w, f, up=up, down=down, grouped=grouped, impl=impl),
+                              supported, x, w)
+
+
+def _no_autocast(kwargs: dict) -> dict:
+    """Layer kwargs with Keras' input autocasting off: Keras would cast every floating input to the layer's
+    (float32) compute dtype, and our layers compute in their input's dtype instead (reduced-precision blocks)."""
+    return dict(kwargs, autocast=kwargs.get("autocast", False))
 
 
 def check_impl(impl: str) -> str:
@@ -69,7 +92,7 @@ class EqualizedDense(keras.layers.Layer):
     def __init__(self, units: int, *, lr_mul: float = 1.0, activation: str = "linear", use_bias: bool = True,
                  bias_init: float = 0.0, weight_gain: float = 1.0, act_gain: Optional[float] = None,
                  impl: str = "auto", **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**_no_autocast(kwargs))
         if int(units) <= 0:
             raise ValueError(f"units must be positive, got {units}")
         self.units = int(units)
@@ -95,14 +118,14 @@ class EqualizedDense(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, x):
-        x = as_float32(x)
+        x = as_compute(x)
         if x.shape.rank != 2:
             x = tf.reshape(x, [-1, self.fan_in])
-        x = tf.matmul(x, self.weight * self.weight_coef)
+        x = tf.matmul(x, cast(self.weight * self.weight_coef, x.dtype))
         b = None if self.bias is None else self.bias * self.lr_mul
         if b is None and self.activation == "linear" and self.act_gain is None:
             return x
-        return bias_act(x, b, act=self.activation, gain=self.act_gain, impl=self.impl)
+        return apply_bias_act(x, b, act=self.activation, gain=self.act_gain, impl=self.impl)
 
     def get_config(self):
         config = super().get_config()
@@ -124,7 +147,7 @@ class EqualizedConv2D(keras.layers.Layer):
                  resample_kernel: Optional[Sequence[float]] = (1, 3, 3, 1), activation: str = "linear",
                  use_bias: bool = True, conv_clamp: Optional[float] = None, weight_gain: float = 1.0,
                  act_gain: Optional[float] = None, impl: str = "auto", **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**_no_autocast(kwargs))
         if up and down:
             raise ValueError("a conv layer cannot both up- and down-sample")
         if int(kernel_size) < 1 or int(kernel_size) % 2 != 1:
@@ -152,12 +175,15 @@ class EqualizedConv2D(keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, x):
-        x = as_float32(x)
+        """x [N, H, W, Cin] float32 or a reduced type: the layer computes in x's dtype (the clamp keeps float16
+        finite)."""
+        x = as_compute(x)
         w = self.weight * self.weight_coef
-        x = conv2d_resample(x, w, self.filter, up=2 if self.up else 1, down=2 if self.down else 1, impl=self.impl)
+        x = apply_conv(x, w, self.filter, up=2 if self.up else 1, down=2 if self.down else 1, impl=self.impl)
         if self.bias is None and self.activation == "linear" and self.conv_clamp is None and self.act_gain is None:
             return x
-        return bias_act(x, self.bias, act=self.activation, gain=self.act_gain, clamp=self.conv_clamp, impl=self.impl)
+        return apply_bias_act(x, self.bias, act=self.activation, gain=self.act_gain, clamp=self.conv_clamp,
+                              impl=self.impl)
 
     def get_config(self):
         config = super().get_config()
@@ -183,7 +209,7 @@ class ModulatedConv2D(keras.layers.Layer):
     def __init__(self, filters: int, kernel_size: int, w_dim: int, *, up: bool = False, demodulate: bool = True,
                  resample_kernel: Optional[Sequence[float]] = (1, 3, 3, 1), fused_modconv="auto",
                  impl: str = "auto", **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**_no_autocast(kwargs))
         if int(kernel_size) < 1 or int(kernel_size) % 2 != 1:
             raise ValueError(f"kernel_size must be a positive odd number, got {kernel_size}")
         self.filters = int(filters)
@@ -214,12 +240,24 @@ class ModulatedConv2D(keras.layers.Layer):
         return tf.matmul(w, self.mod_weight * self.mod_coef) + (self.mod_bias + 1.0)
 
     def call(self, x, w, fused_modconv=None, training=False):
-        x = as_float32(x)
+        """x [N, H, W, Cin] in float32 or a reduced type (the convolution computes in x's dtype), w [N, w_dim].
+
+        The styles s and the demodulation coefficients are computed in float32 from the float32 weights and cast to
+        x's dtype where they meet the activations.
+        """
+        x = as_compute(x)
         w = as_float32(w)
         fused = resolve_fused(self.fused_modconv if fused_modconv is None else check_fused(fused_modconv),
                               bool(training))
         s = self.styles(w)                                          # [N, Cin]
         weight = self.weight * self.weight_coef                     # [k, k, Cin, Cout]
+        if x.dtype == tf.float16 and self.demodulate and not fused:
+            # float16 overflows above 65504: x * s and the undemodulated conv output grow with |s| and |weight|.
+            # Rescale the weight per output channel to a max-abs of 1/sqrt(fan_in) and s per sample to a max-abs of
+            # 1 (StyleGAN2-ADA does the same); demodulation divides both factors out again, so up to its eps the
+            # function is unchanged. bfloat16 has float32's range and needs none of this.
+            weight = weight * (self.weight_coef / tf.reduce_max(tf.abs(weight), axis=[0, 1, 2], keepdims=True))
+            s = s / tf.reduce_max(tf.abs(s), axis=1, keepdims=True)
         d = None
         if self.demodulate:
             # sum_{k,k,i} (w[k,k,i,o] * s[n,i])^2 = sum_i s[n,i]^2 * sum_{k,k} w[k,k,i,o]^2: the same demodulation
@@ -237,14 +275,14 @@ class ModulatedConv2D(keras.layers.Layer):
             xg = tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [1, h, wd, -1])
             wg = tf.reshape(tf.transpose(ww, [1, 2, 3, 0, 4]), [k, k, self.in_channels, -1])
             # [1, H', W', N*Cout]; the batch may be unknown in a graph, so always take the grouped path.
-            y = conv2d_resample(xg, wg, self.filter, up=2 if self.up else 1, grouped=True, impl=self.impl)
+            y = apply_conv(xg, wg, self.filter, up=2 if self.up else 1, grouped=True, impl=self.impl)
             ho, wo = tf.shape(y)[1], tf.shape(y)[2]
             y = tf.reshape(y, [ho, wo, n, self.filters])
             return tf.transpose(y, [2, 0, 1, 3])
-        x = x * s[:, tf.newaxis, tf.newaxis, :]
-        y = conv2d_resample(x, weight, self.filter, up=2 if self.up else 1, impl=self.impl)
+        x = x * cast(s, x.dtype)[:, tf.newaxis, tf.newaxis, :]
+        y = apply_conv(x, weight, self.filter, up=2 if self.up else 1, impl=self.impl)
         if d is not None:
-            y = y * d[:, tf.newaxis, tf.newaxis, :]
+            y = y * cast(d, y.dtype)[:, tf.newaxis, tf.newaxis, :]
         return y
 
     def get_config(self):
@@ -265,7 +303,7 @@ class SynthesisLayer(keras.layers.Layer):
     def __init__(self, filters: int, w_dim: int, *, kernel_size: int = 3, up: bool = False, use_noise: bool = True,
                  activation: str = "lrelu", resample_kernel=(1, 3, 3, 1), conv_clamp: Optional[float] = None,
                  fused_modconv="auto", impl: str = "auto", **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**_no_autocast(kwargs))
         self.filters = int(filters)
         self.w_dim = int(w_dim)
         self.kernel_size = int(kernel_size)
@@ -297,11 +335,14 @@ class SynthesisLayer(keras.layers.Layer):
 
     def call(self, x, w, noise_const=None, noise_mode="random", fused_modconv=None, training=False, noise=None):
         """noise: optional [N, H', W', 1] used instead of a fresh draw when noise_mode='random' (the training loop
-        passes noise from stateless RNGs so that runs are reproducible and independent of the replica split)."""
+        passes noise from stateless RNGs so that runs are reproducible and independent of the replica split).
+
+        Computes in x's dtype. The noise (given, drawn or constant) is float32 whatever that dtype, so a run draws
+        the same numbers in every precision; noise * strength is rounded to x's dtype once, where it is added."""
         x = self.conv(x, w, fused_modconv=fused_modconv, training=training)
         if self.use_noise and noise_mode != "none":
             if noise_mode == "random" and noise is not None:
-                noise = tf.cast(noise, x.dtype)
+                noise = tf.cast(noise, tf.float32)
             elif noise_mode == "random":
                 shape = tf.shape(x)
                 noise = tf.random.normal([shape[0], shape[1], shape[2], 1])
@@ -309,8 +350,8 @@ class SynthesisLayer(keras.layers.Layer):
                 noise = noise_const[tf.newaxis, :, :, tf.newaxis]
             else:
                 raise ValueError(f"noise_mode must be 'random', 'const' or 'none', got {noise_mode!r}")
-            x = x + noise * self.noise_strength
-        return bias_act(x, self.bias, act=self.activation, clamp=self.conv_clamp, impl=self.impl)
+            x = x + cast(noise * self.noise_strength, x.dtype)
+        return apply_bias_act(x, self.bias, act=self.activation, clamp=self.conv_clamp, impl=self.impl)
 
     def get_config(self):
         config = super().get_config()
@@ -323,13 +364,13 @@ class SynthesisLayer(keras.layers.Layer):
 class ToRGB(keras.layers.Layer):
     """1x1 modulated conv without demodulation + bias (linear): features -> image channels.
 
-    call(x [N, H, W, Cin], w [N, w_dim]) -> [N, H, W, img_channels]. Variables: weight [1, 1, Cin, C], mod_weight,
-    mod_bias, bias.
+    call(x [N, H, W, Cin], w [N, w_dim]) -> [N, H, W, img_channels] float32. Variables: weight [1, 1, Cin, C],
+    mod_weight, mod_bias, bias.
     """
 
     def __init__(self, img_channels: int, w_dim: int, *, conv_clamp: Optional[float] = None, fused_modconv="auto",
                  impl: str = "auto", **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(**_no_autocast(kwargs))
         self.img_channels = int(img_channels)
         self.w_dim = int(w_dim)
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
@@ -348,7 +389,9 @@ class ToRGB(keras.layers.Layer):
                 "bias": self.bias}
 
     def call(self, x, w, fused_modconv=None, training=False):
-        x = self.conv(x, w, fused_modconv=fused_modconv, training=training)
+        """The 1x1 conv computes in x's dtype; its output is cast to float32 before the bias and clamp: the image
+        is float32 in every precision."""
+        x = cast(self.conv(x, w, fused_modconv=fused_modconv, training=training), tf.float32)
         return bias_act(x, self.bias, clamp=self.conv_clamp, impl=self.impl)
 
     def get_config(self):

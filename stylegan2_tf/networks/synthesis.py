@@ -11,6 +11,7 @@ from stylegan2_tf.networks.channels import (check_architecture, check_resample_k
                                             resolution_log2)
 from stylegan2_tf.networks.layers import (EqualizedConv2D, SynthesisLayer, ToRGB, as_float32, check_fused,
                                           check_impl, layer_variables)
+from stylegan2_tf.networks.precision import block_dtype, cast, check_num_fp16_res, check_precision
 from stylegan2_tf.ops import setup_filter, upsample2d
 
 NOISE_MODES = ("random", "const", "none")
@@ -22,13 +23,19 @@ class SynthesisNetwork(keras.layers.Layer):
     Layer i of the official numbering (0 = the 4x4 conv, then Conv0_up/Conv1 per resolution) uses ws[:, i]; the
     toRGB at resolution 2**r uses ws[:, 2r-3]. num_ws = 2*log2(resolution) - 2. Constant noise buffers `noise{i}`
     [2**((i+5)//2)]^2 (one per conv layer, non-trainable) serve noise_mode='const'.
+
+    Precision (see networks/precision.py): the blocks of the `num_fp16_res` highest resolutions (never 4x4) compute
+    in the type `precision` names ('bf16', 'fp16'; 'fp32' = none); a block's input is cast to its type, its ToRGB
+    output back to float32, so the image and its skip accumulation are float32. `block_dtypes` maps each
+    resolution to its dtype.
     """
 
     def __init__(self, w_dim: int = 512, img_resolution: int = 1024, img_channels: int = 3, *,
                  fmap_base: int = 16384, fmap_decay: float = 1.0, fmap_min: int = 1, fmap_max: int = 512,
                  fmap_const: Optional[int] = None, architecture: str = "skip", nonlinearity: str = "lrelu",
                  resample_kernel: Optional[Sequence[float]] = (1, 3, 3, 1), use_noise: bool = True,
-                 conv_clamp: Optional[float] = None, fused_modconv="auto", impl: str = "auto", **kwargs):
+                 conv_clamp: Optional[float] = None, fused_modconv="auto", impl: str = "auto",
+                 precision: str = "fp32", num_fp16_res: int = 0, **kwargs):
         super().__init__(**kwargs)
         self.w_dim = int(w_dim)
         self.img_resolution = int(img_resolution)
@@ -46,6 +53,10 @@ class SynthesisNetwork(keras.layers.Layer):
         self.conv_clamp = None if conv_clamp is None else float(conv_clamp)
         self.fused_modconv = check_fused(fused_modconv)
         self.impl = check_impl(impl)
+        self.precision = check_precision(precision)
+        self.num_fp16_res = check_num_fp16_res(num_fp16_res, self.precision)
+        self.block_dtypes = {2 ** r: block_dtype(2 ** r, self.img_resolution, self.num_fp16_res, self.precision)
+                             for r in range(2, self.res_log2 + 1)}
         self.num_ws = self.res_log2 * 2 - 2
         self.num_conv_layers = self.num_ws - 1
         self.filter = setup_filter(self.resample_kernel)
@@ -145,6 +156,7 @@ class SynthesisNetwork(keras.layers.Layer):
             img = self.blocks["4x4/ToRGB"](x, ws[:, 1], **kw)
         for res in range(3, self.res_log2 + 1):
             r = 2 ** res
+            x = cast(x, self.block_dtypes[r])
             t = x
             x = conv(f"{r}x{r}/Conv0_up", x, res * 2 - 5)
             x = conv(f"{r}x{r}/Conv1", x, res * 2 - 4)
@@ -163,5 +175,6 @@ class SynthesisNetwork(keras.layers.Layer):
                       fmap_base=self.fmap_base, fmap_decay=self.fmap_decay, fmap_min=self.fmap_min,
                       fmap_max=self.fmap_max, fmap_const=self.fmap_const, architecture=self.architecture,
                       nonlinearity=self.nonlinearity, resample_kernel=self.resample_kernel, use_noise=self.use_noise,
-                      conv_clamp=self.conv_clamp, fused_modconv=self.fused_modconv, impl=self.impl)
+                      conv_clamp=self.conv_clamp, fused_modconv=self.fused_modconv, impl=self.impl,
+                      precision=self.precision, num_fp16_res=self.num_fp16_res)
         return config
