@@ -23,7 +23,8 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from stylegan2_tf.serialization import PICKLE_MAGIC, NetworkSnapshot, assign_values, build_network, register_format
+from stylegan2_tf.serialization import (PICKLE_MAGIC, NetworkSnapshot, assign_values, build_network,
+                                        precision_overrides, register_format)
 
 # Functions numpy pickles refer to, looked up through public reduce protocols rather than private modules.
 _NP_RECONSTRUCT = np.ndarray.__reduce__(np.zeros(1))[0]
@@ -270,6 +271,15 @@ def _stylegan1_generator_config(k: "_KwargReader") -> dict:
     return config
 
 
+def _precision_config(k: "_KwargReader") -> dict:
+    """StyleGAN2-ADA's num_fp16_res N: its N highest-resolution blocks computed in float16 whatever `dtype` says;
+    so do ours (precision 'fp16'). StyleGAN2 pickles have no such kwarg: float32."""
+    n = k.get("num_fp16_res", 0)
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
+        raise ValueError(f"{k.what}: num_fp16_res must be an integer >= 0, got {n!r}")
+    return dict(precision="fp16" if n > 0 else "fp32", num_fp16_res=int(n))
+
+
 def generator_config(G: OfficialNetworkState) -> dict:
     """Generator constructor config from an official G state (its and its components' static kwargs)."""
     variant = generator_variant(G)
@@ -281,7 +291,7 @@ def generator_config(G: OfficialNetworkState) -> dict:
         return _stylegan1_generator_config(k)
     syn_func = G.components["synthesis"].build_func_name
     k.ignore("truncation_psi", "truncation_cutoff", "truncation_psi_val", "truncation_cutoff_val",
-             "style_mixing_prob", "randomize_noise", "fused_modconv", "dtype", "num_fp16_res", "is_template_graph",
+             "style_mixing_prob", "randomize_noise", "fused_modconv", "dtype", "is_template_graph",
              "dlatent_broadcast")
     k.require("mapping_func", ("G_mapping",), "G_mapping")
     k.require("synthesis_func", (syn_func,), syn_func)
@@ -306,6 +316,7 @@ def generator_config(G: OfficialNetworkState) -> dict:
         architecture=k.get("architecture", "skip"), nonlinearity=k.get("nonlinearity", "lrelu"),
         resample_kernel=list(k.get("resample_kernel", [1, 3, 3, 1])),
         use_noise=bool(k.get("use_noise", True)), conv_clamp=k.get("conv_clamp", None),
+        **_precision_config(k),
     )
     if variant != "ada":
         k.require("use_noise", (True,), True)
@@ -328,7 +339,7 @@ def discriminator_config(D: OfficialNetworkState) -> Tuple[str, dict]:
     GrowingDiscriminator for D_stylegan (architecture 'orig') and StyleGAN's D_basic ('stylegan1')."""
     variant = discriminator_variant(D)
     k = _KwargReader(D.static_kwargs, "discriminator")
-    k.ignore("dtype", "num_fp16_res", "augment_strength", "freeze_layers", "pagan_num", "pagan_fade",
+    k.ignore("dtype", "augment_strength", "freeze_layers", "pagan_num", "pagan_fade",
              "is_template_graph")
     if variant in _GROWING_VARIANTS:
         v1 = variant == "stylegan1"
@@ -378,6 +389,7 @@ def discriminator_config(D: OfficialNetworkState) -> Tuple[str, dict]:
         mapping_layers=int(k.get("mapping_layers", 0)) if variant == "ada" else 0,
         mapping_fmaps=k.get("mapping_fmaps", None) if variant == "ada" else None,
         mapping_lr_mul=float(k.get("mapping_lrmul", 0.1)) if variant == "ada" else 0.1,
+        **_precision_config(k),
     )
     k.check_unknown()
     return "Discriminator", config
@@ -404,10 +416,12 @@ def _convert_values(values: Dict[str, np.ndarray], what: str, keep_lod: bool = F
     return out
 
 
-def convert_generator(G: OfficialNetworkState, impl: Optional[str] = None, fused_modconv=None):
-    """Official G (or Gs) state -> Generator with the same weights."""
+def convert_generator(G: OfficialNetworkState, impl: Optional[str] = None, fused_modconv=None,
+                      precision: Optional[str] = None, num_fp16_res: Optional[int] = None):
+    """Official G (or Gs) state -> Generator with the same weights (precision/num_fp16_res override the pickle's)."""
     config = generator_config(G)
-    net = build_network("Generator", config, impl=impl, fused_modconv=fused_modconv)
+    net = build_network("Generator", config, impl=impl, fused_modconv=fused_modconv, precision=precision,
+                        num_fp16_res=num_fp16_res)
     values = collect_variables(G)
     growing = config.get("structure") == "growing"
     if growing:
@@ -420,17 +434,23 @@ def convert_generator(G: OfficialNetworkState, impl: Optional[str] = None, fused
     return net
 
 
-def convert_discriminator(D: OfficialNetworkState, impl: Optional[str] = None):
+def convert_discriminator(D: OfficialNetworkState, impl: Optional[str] = None, precision: Optional[str] = None,
+                          num_fp16_res: Optional[int] = None):
     """Official D state -> Discriminator (StyleGAN2, ADA) or GrowingDiscriminator (D_stylegan, D_basic)."""
     class_name, config = discriminator_config(D)
-    net = build_network(class_name, config, impl=impl)
+    net = build_network(class_name, config, impl=impl,
+                        **precision_overrides(class_name, precision=precision, num_fp16_res=num_fp16_res))
     assign_values(net, _convert_values(collect_variables(D), "discriminator",
                                        keep_lod=class_name == "GrowingDiscriminator"), what=f"official {D.name}")
     return net
 
 
-def import_official_pickle(path, impl: Optional[str] = None, fused_modconv=None) -> NetworkSnapshot:
+def import_official_pickle(path, impl: Optional[str] = None, fused_modconv=None, precision: Optional[str] = None,
+                           num_fp16_res: Optional[int] = None) -> NetworkSnapshot:
     """Reads an official pickle into a NetworkSnapshot (G, D, G_ema = Gs); a Gs-only pickle gives only G_ema.
+
+    StyleGAN2-ADA networks keep their num_fp16_res (float16 blocks) and conv_clamp unless precision/num_fp16_res
+    override them (e.g. precision='fp32' for float32 everywhere).
 
     For StyleGAN (v1) generators the metadata records G_style's baked-in truncation defaults under
     `official_truncation` (psi 0.7 on the first 8 layers unless the pickle's kwargs say otherwise); our networks do
@@ -445,11 +465,13 @@ def import_official_pickle(path, impl: Optional[str] = None, fused_modconv=None)
     truncation = official_truncation(gs)
     if truncation is not None:
         meta["official_truncation"] = truncation
+    prec = dict(precision=precision, num_fp16_res=num_fp16_res)
     if len(nets) == 1:
-        return NetworkSnapshot(G_ema=convert_generator(gs, impl, fused_modconv), metadata=meta)
+        return NetworkSnapshot(G_ema=convert_generator(gs, impl, fused_modconv, **prec), metadata=meta)
     G, D, Gs = nets
-    return NetworkSnapshot(G=convert_generator(G, impl, fused_modconv), D=convert_discriminator(D, impl),
-                           G_ema=convert_generator(Gs, impl, fused_modconv), metadata=meta)
+    return NetworkSnapshot(G=convert_generator(G, impl, fused_modconv, **prec),
+                           D=convert_discriminator(D, impl, **prec),
+                           G_ema=convert_generator(Gs, impl, fused_modconv, **prec), metadata=meta)
 
 
 # Imports run one way (this module -> serialization): serialization's load_network learns about pickles from here.

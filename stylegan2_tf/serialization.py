@@ -86,6 +86,21 @@ def network_class_name(net) -> str:
     raise ValueError(f"cannot save an object of type {type(net).__name__}; expected one of {sorted(_classes())}")
 
 
+# Networks without reduced-precision blocks (they always compute in float32).
+_FLOAT32_ONLY = ("GrowingDiscriminator",)
+
+
+def precision_overrides(class_name: str, precision: Optional[str] = None, num_fp16_res: Optional[int] = None) -> dict:
+    """The precision overrides to pass to build_network for `class_name`: both for Generator/Discriminator; none for
+    a float32-only network (a clear error if it is asked for a reduced precision)."""
+    if class_name in _FLOAT32_ONLY:
+        if precision not in (None, "fp32") or num_fp16_res:
+            raise ValueError(f"{class_name} computes in float32 only; precision={precision!r}, "
+                             f"num_fp16_res={num_fp16_res} are not available for it")
+        return {}
+    return {"precision": precision, "num_fp16_res": num_fp16_res}
+
+
 def build_network(class_name: str, config: dict, **overrides):
     """Constructs a Generator/(Growing)Discriminator from its `get_config()` dict (plus overrides such as impl=...)."""
     classes = _classes()
@@ -99,9 +114,10 @@ def build_network(class_name: str, config: dict, **overrides):
         raise ValueError(f"invalid {class_name} configuration: {e}") from None
 
 
-def clone_network(net, **overrides):
-    """A new network with the same config (plus overrides such as impl=...) and a copy of every variable value."""
-    clone = build_network(network_class_name(net), net.get_config(), **overrides)
+def clone_network(net, config_changes: Optional[dict] = None, **overrides):
+    """A new network with the same config (plus overrides such as impl=..., which skip None values, and
+    config_changes, which may set None, e.g. conv_clamp=None) and a copy of every variable value."""
+    clone = build_network(network_class_name(net), dict(net.get_config(), **(config_changes or {})), **overrides)
     copy_weights(net, clone)
     return clone
 
@@ -135,8 +151,10 @@ def save_network(path: str, G=None, D=None, G_ema=None, metadata: Optional[dict]
     return path
 
 
-def load_snapshot(path: str, impl: Optional[str] = None, fused_modconv=None) -> NetworkSnapshot:
-    """Reads a snapshot written by `save_network`. impl/fused_modconv override the stored configs if given."""
+def load_snapshot(path: str, impl: Optional[str] = None, fused_modconv=None, precision: Optional[str] = None,
+                  num_fp16_res: Optional[int] = None) -> NetworkSnapshot:
+    """Reads a snapshot written by `save_network`. impl/fused_modconv/precision/num_fp16_res override the stored
+    configs if given (precision and num_fp16_res apply to every network of the file)."""
     try:
         data = np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, ValueError, OSError) as e:
@@ -162,7 +180,7 @@ def load_snapshot(path: str, impl: Optional[str] = None, fused_modconv=None) -> 
             raise ValueError(f"{path}: variables for networks {stray} that the header does not describe")
         out = NetworkSnapshot(metadata=header.get("metadata") or {})
         for key, entry in networks.items():
-            overrides = {"impl": impl}
+            overrides = {"impl": impl, **precision_overrides(entry.get("class"), precision, num_fp16_res)}
             if entry.get("class") == "Generator":
                 overrides["fused_modconv"] = fused_modconv
             net = build_network(entry.get("class"), entry.get("config") or {}, **overrides)
@@ -180,7 +198,8 @@ PICKLE_MAGIC = b"\x80"          # pickle protocol >= 2 (the official pickles are
 
 @dataclass(frozen=True)
 class NetworkFormat:
-    """A format `load_network` reads: files starting with `magic` go to `load(path, impl=..., fused_modconv=...)`."""
+    """A format `load_network` reads: files starting with `magic` go to
+    `load(path, impl=..., fused_modconv=..., precision=..., num_fp16_res=...)`."""
     description: str
     magic: bytes
     load: Callable[..., NetworkSnapshot]
@@ -202,14 +221,16 @@ def network_formats() -> Tuple[NetworkFormat, ...]:
     return tuple(_FORMATS)
 
 
-def load_network(path: str, impl: Optional[str] = None, fused_modconv=None) -> NetworkSnapshot:
+def load_network(path: str, impl: Optional[str] = None, fused_modconv=None, precision: Optional[str] = None,
+                 num_fp16_res: Optional[int] = None) -> NetworkSnapshot:
     """Loads a network file of any registered format, recognised by its first bytes (not its name): a stylegan2_tf
     snapshot (zip, usually .npz) or an official NVIDIA StyleGAN2 / StyleGAN2-ADA / StyleGAN (v1) TensorFlow pickle
     (usually .pkl).
 
     Returns a NetworkSnapshot with `.G`, `.D`, `.G_ema` (Keras models; None where absent) and `.metadata`.
     Official pickles are read with a restricted unpickler (no code from the file runs). impl/fused_modconv override
-    the runtime choices of the networks built.
+    the runtime choices of the networks built; precision ('fp32', 'bf16', 'fp16') and num_fp16_res override the
+    precision the file's networks were saved (or, for StyleGAN2-ADA pickles, built) with.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -220,7 +241,8 @@ def load_network(path: str, impl: Optional[str] = None, fused_modconv=None) -> N
         head = f.read(max((len(fmt.magic) for fmt in _FORMATS), default=0))
     for fmt in _FORMATS:
         if head.startswith(fmt.magic):
-            return fmt.load(path, impl=impl, fused_modconv=fused_modconv)
+            return fmt.load(path, impl=impl, fused_modconv=fused_modconv, precision=precision,
+                            num_fp16_res=num_fp16_res)
     accepted = "; ".join(f"{fmt.description} (starts with {fmt.magic!r})" for fmt in _FORMATS)
     raise ValueError(f"{path} is not a network file this package reads (it starts with {head!r}); "
                      f"accepted formats: {accepted}")

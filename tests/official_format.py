@@ -184,9 +184,25 @@ def _lrelu(x):
     return np.where(x > 0, x, 0.2 * x) * LRELU_GAIN
 
 
-def _bias_act(x, b, act):
+def _bias_act(x, b, act, clamp=None):
+    """act(x + b) * gain, then (StyleGAN2-ADA's conv_clamp) clipped to [-clamp, clamp]."""
     x = x + b.reshape([1, -1] + [1] * (x.ndim - 2))
-    return _lrelu(x) if act == "lrelu" else x
+    x = _lrelu(x) if act == "lrelu" else x
+    return x if clamp is None else np.clip(x, -clamp, clamp)
+
+
+def fp16_block(res_log2, img_res_log2, num_fp16_res):
+    """StyleGAN2-ADA's placement: the block at 2**res_log2 computes in float16 iff it is one of the num_fp16_res
+    highest resolutions, and never at 4x4 (TF: res > log2(R) - num_fp16_res for res >= 3; PyTorch: resolution >=
+    max(2 ** (log2(R) + 1 - num_fp16_res), 8))."""
+    return res_log2 >= 3 and res_log2 > img_res_log2 - num_fp16_res
+
+
+def _rounder(fp16):
+    """The reduced blocks of the reference: float64 arithmetic with every value that leaves an operation (the block
+    input, each conv / noise / bias-act / resnet-sum output) rounded to float16, as a float16 tensor would hold it.
+    The roundings inside an operation's accumulation are not modelled (the implementation may accumulate in float32)."""
+    return (lambda x: x.astype(np.float16).astype(np.float64)) if fp16 else (lambda x: x)
 
 
 def _conv_valid(x, w, stride=1):
@@ -277,8 +293,11 @@ def reference_mapping(v, z, c, mapping_layers, lrmul=0.01, psi=1.0, cutoff=None,
 
 
 def reference_generator(params, z, c=None, taps=(1, 3, 3, 1), mapping_layers=2, architecture="skip", psi=1.0,
-                        cutoff=None):
-    """Official G_main with randomize_noise=False -> NCHW images (float64)."""
+                        cutoff=None, num_fp16_res=0, conv_clamp=None):
+    """Official G_main with randomize_noise=False -> NCHW images (float64).
+
+    num_fp16_res / conv_clamp: StyleGAN2-ADA's float16 blocks (see `fp16_block`, `_rounder`) and clamping of every
+    conv layer's and ToRGB's bias-act output. A float16 block's ToRGB rounds its conv output; the image is float64."""
     mv = {k[len("mapping/"):]: v for k, v in params.items() if k.startswith("mapping/")}
     sv = {k[len("synthesis/"):]: v for k, v in params.items() if k.startswith("synthesis/")}
     w = reference_mapping(mv, z, c, mapping_layers)
@@ -295,54 +314,60 @@ def reference_generator(params, z, c=None, taps=(1, 3, 3, 1), mapping_layers=2, 
     def modconv(x, wv, scope, up=False, demod=True):
         return _modconv_ref(x, wv, sv, scope, taps, up=up, demod=demod)
 
-    def layer(x, idx, scope, up=False):
-        x = modconv(x, ws[:, idx], scope, up=up)
-        x = x + sv[f"noise{idx}"] * sv[f"{scope}/noise_strength"]
-        return _bias_act(x, sv[f"{scope}/bias"], "lrelu")
+    def layer(x, idx, scope, rnd, up=False):
+        x = rnd(modconv(x, ws[:, idx], scope, up=up))
+        x = rnd(x + rnd(sv[f"noise{idx}"] * sv[f"{scope}/noise_strength"]))
+        return rnd(_bias_act(x, sv[f"{scope}/bias"], "lrelu", conv_clamp))
 
-    def torgb(x, y, res):
+    def torgb(x, y, res, rnd):
         sc = f"{2 ** res}x{2 ** res}/ToRGB"
-        t = _bias_act(modconv(x, ws[:, res * 2 - 3], sc, demod=False), sv[f"{sc}/bias"], "linear")
+        t = _bias_act(rnd(modconv(x, ws[:, res * 2 - 3], sc, demod=False)), sv[f"{sc}/bias"], "linear", conv_clamp)
         return t if y is None else y + t
 
     x = np.repeat(const, z.shape[0], axis=0).astype(np.float64)
-    x = layer(x, 0, "4x4/Conv")
-    y = torgb(x, None, 2) if architecture == "skip" else None
+    x = layer(x, 0, "4x4/Conv", _rounder(False))
+    y = torgb(x, None, 2, _rounder(False)) if architecture == "skip" else None
     for res in range(3, res_log2 + 1):
         sc = f"{2 ** res}x{2 ** res}"
+        rnd = _rounder(fp16_block(res, res_log2, num_fp16_res))
+        x = rnd(x)
         t = x
-        x = layer(x, res * 2 - 5, f"{sc}/Conv0_up", up=True)
-        x = layer(x, res * 2 - 4, f"{sc}/Conv1")
+        x = layer(x, res * 2 - 5, f"{sc}/Conv0_up", rnd, up=True)
+        x = layer(x, res * 2 - 4, f"{sc}/Conv1", rnd)
         if architecture == "resnet":
             wsk = sv[f"{sc}/Skip/weight"] * (1 / np.sqrt(np.prod(sv[f"{sc}/Skip/weight"].shape[:3])))
-            x = (x + upsample_conv_2d(t, wsk, taps)) / np.sqrt(2)
+            x = rnd(rnd(x + rnd(upsample_conv_2d(t, wsk, taps))) / np.sqrt(2))
         if architecture == "skip":
             y = upsample_2d(y, taps)
         if architecture == "skip" or res == res_log2:
-            y = torgb(x, y, res)
+            y = torgb(x, y, res, rnd)
     return y
 
 
-def reference_discriminator(v, img_nchw, c=None, taps=(1, 3, 3, 1), architecture="resnet", group_size=4):
+def reference_discriminator(v, img_nchw, c=None, taps=(1, 3, 3, 1), architecture="resnet", group_size=4,
+                            num_fp16_res=0, conv_clamp=None):
     """Official D_stylegan2 (or, with LabelEmbed variables, StyleGAN2-ADA's D_main) -> scores [N, 1] (float64).
-    group_size None = whole minibatch (ADA)."""
-    def conv(x, scope, down=False, act="lrelu", bias=True):
+    group_size None = whole minibatch (ADA). num_fp16_res / conv_clamp as in `reference_generator` (the clamp applies
+    to the bias-act of every conv layer, FromRGB included; the 4x4 epilogue is never float16)."""
+    def conv(x, scope, down=False, act="lrelu", bias=True, rnd=_rounder(False)):
         w = v[f"{scope}/weight"] * (1 / np.sqrt(np.prod(v[f"{scope}/weight"].shape[:3])))
-        x = conv_downsample_2d(x, w, taps) if down else _conv_same(x, w)
-        return _bias_act(x, v[f"{scope}/bias"], act) if bias else x
+        x = rnd(conv_downsample_2d(x, w, taps) if down else _conv_same(x, w))
+        return rnd(_bias_act(x, v[f"{scope}/bias"], act, conv_clamp)) if bias else x
 
     res_log2 = int(np.log2(img_nchw.shape[2]))
     x, y = None, img_nchw.astype(np.float64)
     for res in range(res_log2, 2, -1):
         sc = f"{2 ** res}x{2 ** res}"
+        rnd = _rounder(fp16_block(res, res_log2, num_fp16_res))
         if architecture == "skip" or res == res_log2:
-            t = conv(y, f"{sc}/FromRGB")
-            x = t if x is None else x + t
+            t = conv(rnd(y), f"{sc}/FromRGB", rnd=rnd)
+            x = t if x is None else rnd(rnd(x) + t)
+        x = rnd(x)
         t = x
-        x = conv(x, f"{sc}/Conv0")
-        x = conv(x, f"{sc}/Conv1_down", down=True)
+        x = conv(x, f"{sc}/Conv0", rnd=rnd)
+        x = conv(x, f"{sc}/Conv1_down", down=True, rnd=rnd)
         if architecture == "resnet":
-            x = (x + conv(t, f"{sc}/Skip", down=True, bias=False)) / np.sqrt(2)
+            x = rnd(rnd(x + conv(t, f"{sc}/Skip", down=True, bias=False, rnd=rnd)) / np.sqrt(2))
         if architecture == "skip":
             y = downsample_2d(y, taps)
     if architecture == "skip":

@@ -46,6 +46,30 @@ class NetworkConfig:
     mbstd_features: int = _f(1, 'Minibatch-stddev features.')
     impl: str = _f('auto', 'Op implementation (compiled or pure-TF reference).', enum=('auto', 'custom', 'ref'))
     cond: bool = _f(False, 'Train a class-conditional model on the dataset labels.')
+    precision: str = _f('fp32', 'Compute type of the --num_fp16_res highest-resolution blocks of G and D: fp32 (none '
+                        'reduced), bf16 (bfloat16: CPUs with AMX/AVX512-BF16, recent GPUs) or fp16 (float16, GPUs; '
+                        'trains with dynamic loss scaling). Weights, mapping network, images and losses stay float32.',
+                        enum=('fp32', 'bf16', 'fp16'))
+    num_fp16_res: int = _f(4, 'Number of highest resolutions (at least 8x8) that compute in --precision '
+                           '(StyleGAN2-ADA: 4); ignored with fp32.')
+    conv_clamp: Optional[float] = _f(None, 'Clamp every conv output of G and D to [-C, C] (after the activation '
+                                     'gain); unset: 256 with bf16/fp16 (as StyleGAN2-ADA), none with fp32; 0: none.')
+
+
+def resolve_precision(precision: str = 'fp32', num_fp16_res: int = 4, conv_clamp: Optional[float] = None):
+    """Network kwargs from the precision flags: fp32 -> num_fp16_res 0; conv_clamp None -> 256 with a reduced
+    precision, none with fp32; conv_clamp 0 -> none."""
+    if precision not in ('fp32', 'bf16', 'fp16'):
+        raise ValueError(f"--precision must be fp32, bf16 or fp16, got {precision!r}")
+    if precision != 'fp32' and num_fp16_res < 1:
+        raise ValueError(f'--precision {precision} needs --num_fp16_res >= 1 (the number of highest resolutions '
+                         f'computed in it), got {num_fp16_res}')
+    if conv_clamp is not None and conv_clamp < 0:
+        raise ValueError(f'--conv_clamp must be > 0 (or 0 for none), got {conv_clamp}')
+    if conv_clamp is None:
+        conv_clamp = 256.0 if precision != 'fp32' else None
+    return dict(precision=precision, num_fp16_res=int(num_fp16_res) if precision != 'fp32' else 0,
+                conv_clamp=float(conv_clamp) if conv_clamp else None)
 
 
 @dataclasses.dataclass

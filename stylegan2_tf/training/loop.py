@@ -123,7 +123,9 @@ def _training_loop(trainer: Trainer, resume: str, log: bool) -> Dict[str, float]
         dt = now - tick_start_time
         n_tick = nimg - tick_start_nimg
         tick_stats = {k: float(np.mean(v)) for k, v in acc.items()}
-        tick_stats['Progress/bad_steps'] = acc['Progress/bad_steps'][-1]  # a running count, not a mean
+        for k in acc:  # running counts and the loss scales: the value at the end of the tick, not a mean
+            if k == 'Progress/bad_steps' or k.startswith(('Progress/skipped_phases/', 'Progress/loss_scale/')):
+                tick_stats[k] = acc[k][-1]
         tick_stats.update({'Timing/sec_per_tick': dt, 'Timing/sec_per_kimg': dt / max(n_tick / 1000, 1e-9),
                            'Timing/img_per_sec': n_tick / max(dt, 1e-9), 'Progress/kimg': nimg / 1000,
                            'Progress/tick': cur_tick, 'Timing/total_sec': now - start_time})
@@ -158,7 +160,10 @@ def _training_loop(trainer: Trainer, resume: str, log: bool) -> Dict[str, float]
             f'G {_fmt(tick_stats, "Loss/G/loss")} D {_fmt(tick_stats, "Loss/D/loss")} '
             f'r1 {_fmt(tick_stats, "Loss/r1_penalty")} pl_mean {_fmt(tick_stats, "Progress/pl_mean")} '
             f'mem {tick_stats.get("Resources/peak_gpu_mem_gb", tick_stats["Resources/peak_host_mem_gb"]):.2f}GB'
-            + (f' bad_steps {int(bad)}' if bad else ''))
+            + (f' bad_steps {int(bad)}' if bad else '')
+            + ''.join(f' scale_{net} {tick_stats[f"Progress/loss_scale/{net}"]:g} (skipped '
+                      f'{int(tick_stats[f"Progress/skipped_phases/{net}"])})'
+                      for net in ('G', 'D') if f'Progress/loss_scale/{net}' in tick_stats))
         last = tick_stats
         tick_start_time = time.time()
         tick_start_nimg = nimg

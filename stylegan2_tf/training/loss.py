@@ -34,10 +34,21 @@ def d_logistic_loss(real_logits: tf.Tensor, fake_logits: tf.Tensor) -> tf.Tensor
     return tf.reshape(tf.nn.softplus(fake_logits), [-1]) + tf.reshape(tf.nn.softplus(-real_logits), [-1])
 
 
-def r1_penalty(d_fn: Callable[[tf.Tensor], tf.Tensor], reals: tf.Tensor) -> Tuple[tf.Tensor, tf.Tensor]:
+def _scaled(x: tf.Tensor, grad_scale) -> tf.Tensor:
+    return x if grad_scale is None else x * tf.cast(grad_scale, x.dtype)
+
+
+def _unscaled(g: tf.Tensor, grad_scale) -> tf.Tensor:
+    return g if grad_scale is None else g / tf.cast(grad_scale, g.dtype)
+
+
+def r1_penalty(d_fn: Callable[[tf.Tensor], tf.Tensor], reals: tf.Tensor,
+               grad_scale=None) -> Tuple[tf.Tensor, tf.Tensor]:
     """R1: squared L2 norm of the gradient of D's logits w.r.t. the real images, per sample.
 
     d_fn: images [N, H, W, C] -> logits [N, 1] (labels already bound).
+    grad_scale: loss scale S for a float16 D (see loss_scale.py): the gradient is taken of S * sum(logits), so that
+    it does not underflow in D's float16 blocks, and divided by S (in float32) before it is squared.
     Returns (penalty [N], real_logits [N, 1]). The gradient of sum(logits) gives each sample's own
     gradient because samples do not interact (up to minibatch-stddev, as in the official code).
     """
@@ -45,8 +56,8 @@ def r1_penalty(d_fn: Callable[[tf.Tensor], tf.Tensor], reals: tf.Tensor) -> Tupl
     with tf.GradientTape() as tape:
         tape.watch(reals)
         logits = d_fn(reals)
-        total = tf.reduce_sum(logits)
-    grads = tape.gradient(total, reals)
+        total = _scaled(tf.reduce_sum(logits), grad_scale)
+    grads = _unscaled(tape.gradient(total, reals), grad_scale)
     return tf.reduce_sum(tf.square(grads), axis=list(range(1, grads.shape.rank))), logits
 
 
@@ -58,11 +69,12 @@ def path_length_noise(image_shape, seed) -> tf.Tensor:
 
 
 def path_lengths(synthesis_fn: Callable[[tf.Tensor], tf.Tensor], ws: tf.Tensor,
-                 noise: Optional[tf.Tensor] = None, seed=None) -> Tuple[tf.Tensor, tf.Tensor]:
+                 noise: Optional[tf.Tensor] = None, seed=None, grad_scale=None) -> Tuple[tf.Tensor, tf.Tensor]:
     """Per-sample path length ||J_w^T y|| (official reduction).
 
     synthesis_fn: ws [N, num_ws, w_dim] -> images [N, H, W, C].
     noise: y with the image's shape; drawn from ``seed`` with :func:`path_length_noise` if None.
+    grad_scale: loss scale S for a float16 G: J^T (S y) is computed and divided by S (as in :func:`r1_penalty`).
     Returns (lengths [N], images).
     """
     ws = tf.convert_to_tensor(ws)
@@ -71,8 +83,8 @@ def path_lengths(synthesis_fn: Callable[[tf.Tensor], tf.Tensor], ws: tf.Tensor,
         images = synthesis_fn(ws)
         if noise is None:
             noise = path_length_noise(tf.shape(images), seed)
-        total = tf.reduce_sum(images * tf.cast(noise, images.dtype))
-    grads = tape.gradient(total, ws)  # J^T y, [N, num_ws, w_dim]
+        total = _scaled(tf.reduce_sum(images * tf.cast(noise, images.dtype)), grad_scale)
+    grads = _unscaled(tape.gradient(total, ws), grad_scale)  # J^T y, [N, num_ws, w_dim]
     return tf.sqrt(tf.reduce_mean(tf.reduce_sum(tf.square(grads), axis=2), axis=1)), images
 
 
@@ -188,14 +200,15 @@ class StyleGAN2Loss:
         return loss, {'Loss/G/loss': loss, 'Loss/scores/fake_G': reduce.mean(tf.reshape(fake_logits, [-1]))}
 
     def g_reg(self, gen: GenInputs, pl_noise: tf.Tensor, pl_mean: tf.Tensor, reduce: BatchReducer,
-              multiplier: float = 1.0) -> Tuple[tf.Tensor, Dict[str, tf.Tensor], tf.Tensor]:
+              multiplier: float = 1.0, grad_scale=None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor], tf.Tensor]:
         """Path-length penalty * pl_weight * multiplier. Returns (objective, stats, updated pl_mean).
 
         pl_noise [n, R, R, C]: the image-space direction y. The updated pl_mean is computed from the global batch
         and stays differentiable inside the objective; the returned copy is for storing (detached).
+        grad_scale: the loss scale of a float16 G, for the inner gradient (see :func:`path_lengths`).
         """
         ws = self.styles(gen)
-        lengths, _ = path_lengths(lambda w: self.synthesize(w, gen), ws, noise=pl_noise)
+        lengths, _ = path_lengths(lambda w: self.synthesize(w, gen), ws, noise=pl_noise, grad_scale=grad_scale)
         new_mean = update_pl_mean(pl_mean, reduce.global_mean(lengths), self.pl_decay)
         penalty = path_length_penalty(lengths, new_mean)
         objective = reduce.mean(penalty) * (self.pl_weight * multiplier)
@@ -213,8 +226,8 @@ class StyleGAN2Loss:
                       'Loss/scores/fake': reduce.mean(tf.reshape(fake_logits, [-1]))}
 
     def d_reg(self, reals: tf.Tensor, real_c: Optional[tf.Tensor], reduce: BatchReducer,
-              multiplier: float = 1.0) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
-        """R1 * gamma / 2 * multiplier on the reals."""
-        r1, _ = r1_penalty(lambda x: self.run_D(x, real_c), reals)
+              multiplier: float = 1.0, grad_scale=None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+        """R1 * gamma / 2 * multiplier on the reals (grad_scale: the loss scale of a float16 D, see r1_penalty)."""
+        r1, _ = r1_penalty(lambda x: self.run_D(x, real_c), reals, grad_scale=grad_scale)
         objective = reduce.mean(r1) * (self.r1_gamma / 2 * multiplier)
         return objective, {'Loss/r1_penalty': reduce.mean(r1), 'Loss/D/reg': objective}

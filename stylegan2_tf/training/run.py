@@ -8,7 +8,7 @@ from typing import Callable, Optional, Tuple
 
 import tensorflow as tf
 
-from stylegan2_tf.training.config import TrainConfig
+from stylegan2_tf.training.config import TrainConfig, resolve_precision
 from stylegan2_tf.training.trainer import Trainer
 
 
@@ -20,9 +20,14 @@ def network_factories(dataset, net_kwargs: dict):
         raise ValueError(f'--cond needs a labelled dataset, but {dataset.name!r} has no labels')
     c_dim = dataset.label_dim if cond else 0
     impl = net_kwargs.get('impl', 'auto')
+    prec = _precision_kwargs(net_kwargs)
 
     structure = net_kwargs.get('structure', 'fixed')
     growing = structure == 'growing'
+    if growing:  # the progressive-growing networks compute in float32
+        if prec['precision'] != 'fp32' or net_kwargs.get('conv_clamp') is not None:
+            raise ValueError('--precision bf16/fp16 and --conv_clamp are available with --structure fixed only')
+        prec = {}
     for which in ('g_arch', 'd_arch'):
         arch, allowed = net_kwargs[which], ('orig', 'stylegan1') if growing else ('orig', 'skip', 'resnet')
         if arch not in allowed:
@@ -34,26 +39,43 @@ def network_factories(dataset, net_kwargs: dict):
                          img_resolution=dataset.resolution, img_channels=dataset.num_channels,
                          mapping_layers=net_kwargs['mapping_layers'], mapping_lr_mul=net_kwargs['mapping_lr_mul'],
                          fmap_base=net_kwargs['fmap_base'], fmap_max=net_kwargs['fmap_max'],
-                         architecture=net_kwargs['g_arch'], structure=structure, impl=impl, name='G')
+                         architecture=net_kwargs['g_arch'], structure=structure, impl=impl, name='G', **prec)
 
     def make_D():
         d_class = GrowingDiscriminator if growing else Discriminator
         return d_class(c_dim=c_dim, img_resolution=dataset.resolution, img_channels=dataset.num_channels,
                        fmap_base=net_kwargs['fmap_base'], fmap_max=net_kwargs['fmap_max'],
                        architecture=net_kwargs['d_arch'], mbstd_group_size=net_kwargs['mbstd_group'],
-                       mbstd_num_features=net_kwargs['mbstd_features'], impl=impl, name='D')
+                       mbstd_num_features=net_kwargs['mbstd_features'], impl=impl, name='D', **prec)
     return make_G, make_D
 
 
-def snapshot_factories(path: str, impl: str = 'auto'):
-    """(make_G, make_D, make_G_ema) that rebuild the networks of a snapshot / official pickle with its weights."""
-    from stylegan2_tf.serialization import clone_network, load_network
+def _precision_kwargs(net_kwargs: dict) -> dict:
+    return resolve_precision(net_kwargs.get('precision', 'fp32'), net_kwargs.get('num_fp16_res', 4),
+                             net_kwargs.get('conv_clamp'))
+
+
+def snapshot_factories(path: str, impl: str = 'auto', net_kwargs: Optional[dict] = None):
+    """(make_G, make_D, make_G_ema) that rebuild the networks of a snapshot / official pickle with its weights.
+
+    net_kwargs: the network flags; their precision and num_fp16_res replace the file's, and so does conv_clamp
+    when given (0: none); without it the file's clamp is kept."""
+    from stylegan2_tf.serialization import clone_network, load_network, network_class_name, precision_overrides
     snap = load_network(path, impl=impl)
     if snap.G is None or snap.D is None:
         raise ValueError(f'{path}: fine-tuning needs G and D, the file has '
                          f'{[k for k in ("G", "D", "G_ema") if getattr(snap, k) is not None]}')
     g_ema = snap.G_ema if snap.G_ema is not None else snap.G
-    return (lambda: clone_network(snap.G), lambda: clone_network(snap.D), lambda: clone_network(g_ema))
+    prec = _precision_kwargs(net_kwargs) if net_kwargs is not None else {}
+
+    def clone(net):
+        changes = {}
+        if prec:
+            changes = precision_overrides(network_class_name(net), prec['precision'], prec['num_fp16_res'])
+            if net_kwargs.get('conv_clamp') is not None:
+                changes['conv_clamp'] = prec['conv_clamp']
+        return clone_network(net, changes)
+    return (lambda: clone(snap.G), lambda: clone(snap.D), lambda: clone(g_ema))
 
 
 def save_snapshot(path: str, G, D, G_ema, metadata: Optional[dict] = None) -> str:
@@ -90,7 +112,7 @@ def build_trainer(strategy: tf.distribute.Strategy, dataset, outdir: str, cfg: T
         if os.path.isfile(resume) and not resume.endswith('.index'):
             if has_ckpt:
                 raise ValueError(f'{outdir} already holds checkpoints of a run; fine-tune into a new --outdir')
-            make_G, make_D, make_ema = snapshot_factories(resume, net_kwargs.get('impl', 'auto'))
+            make_G, make_D, make_ema = snapshot_factories(resume, net_kwargs.get('impl', 'auto'), net_kwargs)
             resume = 'none'
         else:
             make_G, make_D = network_factories(dataset, net_kwargs)

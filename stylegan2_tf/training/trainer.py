@@ -12,6 +12,13 @@ stylegan2-ada does) and counted, then the Adam step, whose gradients Keras sums 
 G_ema <- G + (G_ema - G) * beta, step += 1, nimg += batch. ``w_avg`` is updated by every training-mode mapping call
 (each phase's unmixed w); its MEAN aggregation makes the replicas' updates that of the global batch.
 
+float16 networks (precision 'fp16' in G or D) train with dynamic loss scaling (loss_scale.py), one scale per
+network, used by all its phases: the objective (and the inner gradients of R1 / path length) is multiplied by the
+scale, the gradients divided by it; a phase whose scaled gradients are not finite in some replica is skipped
+(no Adam step, pl_mean kept) and halves the scale, counted in 'Progress/skipped_phases/<net>' and not as a
+divergence (only a phase that stays non-finite at the minimum scale of 1 counts towards max_bad_steps). The
+scales are in the checkpoint. bfloat16 and float32 need no scaling.
+
 Randomness: latents, style-mixing draws, the generator's per-pixel noise, the generator's labels (drawn from the
 dataset's labels) and the path-length directions come from stateless RNGs keyed by (seed, step, phase term) and
 are drawn for the *global* batch, each replica taking its rows. A step is therefore a pure function of the state
@@ -37,6 +44,7 @@ from stylegan2_tf.training.checkpoint import CheckpointStore
 from stylegan2_tf.training.config import TrainConfig
 from stylegan2_tf.training.distribute import worker_info
 from stylegan2_tf.training.loss import BatchReducer, GenInputs, StyleGAN2Loss, path_length_noise
+from stylegan2_tf.training.loss_scale import DynamicLossScale, apply_if
 
 CHECKPOINT_FORMAT = 2  # 1: variables named by creation order (before the rebuild); 2: by layer path
 
@@ -154,6 +162,11 @@ class Trainer:
             self.D_opt = schedule.make_adam(self.d_settings, 'D_opt')
             self.G_opt.build(self.G.trainable_variables)
             self.D_opt.build(self.D.trainable_variables)
+            # Both networks' phases backpropagate through a float16 network as soon as one of them is float16
+            # (G's losses pass through D), so both get a loss scale.
+            self.loss_scales: Dict[str, DynamicLossScale] = {}
+            if any(getattr(net, 'precision', 'fp32') == 'fp16' for net in (self.G, self.D)):
+                self.loss_scales = {net: DynamicLossScale(f'{net}_loss_scale') for net in ('G', 'D')}
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name='step')
             self.nimg = tf.Variable(0, dtype=tf.int64, trainable=False, name='nimg')
             # Assigned in replica context with the same (global) value on every replica.
@@ -177,7 +190,8 @@ class Trainer:
             G=_NamedVariables(self.G.weights, 'G'), D=_NamedVariables(self.D.weights, 'D'),
             G_ema=_NamedVariables(self.G_ema.weights, 'G_ema'),
             G_opt=_NamedVariables(self.G_opt.variables, 'G_opt'), D_opt=_NamedVariables(self.D_opt.variables, 'D_opt'),
-            bad_steps=self.bad_steps, format=self.format, sched_nimg=self.sched_nimg, **counters)
+            bad_steps=self.bad_steps, format=self.format, sched_nimg=self.sched_nimg, **counters,
+            **{f'loss_scale_{net}': ls for net, ls in self.loss_scales.items()})
         self._legacy_checkpoint = tf.train.Checkpoint(
             G=_IndexedVariables(self.G.weights), D=_IndexedVariables(self.D.weights),
             G_ema=_IndexedVariables(self.G_ema.weights), G_opt=_IndexedVariables(self.G_opt.variables),
@@ -310,8 +324,11 @@ class Trainer:
 
         stats: Dict[str, tf.Tensor] = {}
         nonfinite = tf.constant(0.0)
+        skipped = tf.constant(0.0)
         for phase in [p for p in self.phases if p.name in active]:
             net, opt = (self.G, self.G_opt) if phase.network == 'G' else (self.D, self.D_opt)
+            scaler = self.loss_scales.get(phase.network)
+            scale = None if scaler is None else tf.convert_to_tensor(scaler.scale)
             variables = net.trainable_variables
             sources = [getattr(v, 'value', v) for v in variables]  # the tf.Variables behind Keras variables
             with tf.GradientTape(watch_accessed_variables=False) as tape:
@@ -327,24 +344,39 @@ class Trainer:
                                                            G.img_channels], _seed(cfg.seed, step, term_id, _PL_NOISE)), n)
                         o, st, new_pl_mean = loss.g_reg(gen_inputs(n, term_id), pl_noise,
                                                              tf.convert_to_tensor(self.pl_mean), reduce,
-                                                             phase.reg_multiplier)
+                                                             phase.reg_multiplier, grad_scale=scale)
                     elif term == 'main':
                         o, st = loss.d_main(gen_inputs(local_batch, term_id), reals, real_c, reduce)
                     else:
-                        o, st = loss.d_reg(reals, real_c, reduce, phase.reg_multiplier)
+                        o, st = loss.d_reg(reals, real_c, reduce, phase.reg_multiplier, grad_scale=scale)
                     objective += o
                     stats.update(st)
+                if scale is not None:
+                    objective = objective * scale
             # TF1 turns missing gradients into zeros: every variable takes its Adam step.
             grads = tape.gradient(objective, sources, unconnected_gradients=tf.UnconnectedGradients.ZERO)
             bad = tf.add_n([tf.reduce_sum(tf.cast(~tf.math.is_finite(g), tf.float32)) for g in grads])
             bad = ctx.all_reduce(tf.distribute.ReduceOp.SUM, bad)
-            nonfinite += tf.cast(bad > 0, tf.float32)
-            opt.apply_gradients(zip([_nan_to_num(g) for g in grads], variables))
+            if scaler is None:
+                nonfinite += tf.cast(bad > 0, tf.float32)
+                opt.apply_gradients(zip([_nan_to_num(g) for g in grads], variables))
+                finite = None
+            else:
+                finite = tf.equal(bad, 0)
+                apply_if(opt, [g / scale for g in grads], variables, finite)
+                nonfinite += tf.cast(scaler.update(finite), tf.float32)
+                skipped += tf.cast(~finite, tf.float32)
             if phase.network == 'G' and 'reg' in phase.terms:
-                self.pl_mean.assign(new_pl_mean)
+                self.pl_mean.assign(new_pl_mean if finite is None else
+                                    tf.where(finite, new_pl_mean, tf.convert_to_tensor(self.pl_mean)))
         # Stats are per-replica shares of global means: the cross-replica sum is the global value. The count of
         # phases with non-finite gradients is already global; divide so that the sum restores it.
         stats['Progress/nonfinite_phases'] = nonfinite / R
+        if self.loss_scales:
+            stats['Progress/skipped_phases'] = skipped / R
+        for net, scaler in self.loss_scales.items():
+            stats[f'Progress/loss_scale/{net}'] = tf.convert_to_tensor(scaler.scale) / R
+            stats[f'Progress/skipped_phases/{net}'] = tf.cast(tf.convert_to_tensor(scaler.skipped), tf.float32) / R
         return stats
 
     def _make_step_fn(self, active: Tuple[str, ...], batch_size: int, lod_level: Optional[int]):
@@ -376,7 +408,9 @@ class Trainer:
 
         A step whose losses or gradients are non-finite is counted ('Progress/bad_steps'); its non-finite gradient
         entries were zeroed. After ``cfg.max_bad_steps`` such steps in a row the run stops with
-        TrainingDivergedError.
+        TrainingDivergedError. With loss scaling (float16), a phase with non-finite gradients was skipped instead
+        ('Progress/skipped_phases'), and its non-finite losses are the overflow that skipping handles; only phases
+        that stay non-finite at the minimum loss scale count as bad.
         """
         sched = self.schedule()
         step = int(self.step.numpy())
@@ -393,6 +427,8 @@ class Trainer:
             out.update({'Progress/lod': sched.lod, 'Progress/minibatch': float(sched.batch),
                         'Progress/G_lrate': sched.g_lr, 'Progress/D_lrate': sched.d_lr})
         bad = [k for k, v in out.items() if not math.isfinite(v)]
+        if out.get('Progress/skipped_phases', 0) > 0:
+            bad = []  # skipped phases: non-finite losses are the float16 overflow the loss scale handles
         if bad or out['Progress/nonfinite_phases'] > 0:
             self._consecutive_bad += 1
             self.bad_steps.assign_add(1)
