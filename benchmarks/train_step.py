@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark the full StyleGAN2 training step (G + D, lazy regularization, EMA) and print JSON.
 
-For each (config, impl) it times, after one warm-up call per step variant:
+For each (config, impl, precision) it times, after one warm-up call per step variant:
   * ``main``: a step without regularization (Gmain + Dmain + EMA),
   * ``reg``: a step with both regularizers (Gmain + Greg + Dmain + Dreg + EMA),
   * ``amortized``: the average over one lazy-regularization cycle (R1 every 16, path length every 4),
@@ -9,12 +9,18 @@ and reports img/s and peak memory (GPU peak if a GPU is used, else the process's
 
   python benchmarks/train_step.py                                 # demo config, custom vs reference ops
   python benchmarks/train_step.py --configs demo,f64,f256 --impls custom,ref --steps 5
+  python benchmarks/train_step.py --configs demo,c128,f64 --impls auto --precision fp32,bf16
 
-Each (config, impl) pair runs in its own subprocess, so the reported peak memory (process peak RSS on CPU) belongs to
-that pair alone rather than to everything measured before it in the same process.
+Each (config, impl, precision) runs in its own subprocess, so the reported peak memory (process peak RSS on CPU)
+belongs to that run alone rather than to everything measured before it in the same process.
 
-Configs: ``demo`` (configs/demo.flags networks, 32x32x1, batch 16), ``f64`` / ``f256`` (config F at 64x64 /
+Configs: ``demo`` (configs/demo.flags networks, 32x32x1, batch 16), ``c128`` (32x32x3, 128 feature maps at every
+resolution, 512-d z and w, 8 mapping layers, skip G, resnet D, batch 32), ``f64`` / ``f256`` (config F at 64x64 /
 256x256, RGB, batch 4). Random data is used: the data pipeline is not what is measured.
+
+``--precision``: fp32, bf16 or fp16 (comma list); a reduced precision computes the ``--num_fp16_res`` highest
+resolutions in it (default 4, StyleGAN2-ADA's: every block of these configs from 8x8 up) with conv_clamp 256, as
+``--precision`` does in training. benchmarks/generate.py measures generation (forward only).
 """
 
 import argparse
@@ -31,6 +37,8 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 CONFIGS = {
     'demo': dict(resolution=32, channels=1, batch=16, z_dim=64, w_dim=64, mapping_layers=2, fmap_base=256,
                  fmap_max=32),
+    'c128': dict(resolution=32, channels=3, batch=32, z_dim=512, w_dim=512, mapping_layers=8, fmap_base=16384,
+                 fmap_max=128),
     'f64': dict(resolution=64, channels=3, batch=4, z_dim=512, w_dim=512, mapping_layers=8, fmap_base=16384,
                 fmap_max=512),
     'f256': dict(resolution=256, channels=3, batch=4, z_dim=512, w_dim=512, mapping_layers=8, fmap_base=16384,
@@ -38,7 +46,21 @@ CONFIGS = {
 }
 
 
-def bench(name, impl, steps, batch_override=None):
+PRECISIONS = ('fp32', 'bf16', 'fp16')
+
+
+def network_kwargs(name: str, precision: str, num_fp16_res: int, impl: str):
+    """(Generator kwargs, Discriminator kwargs) of a config, as --precision would build them in training."""
+    from stylegan2_tf.training.config import resolve_precision
+    c = CONFIGS[name]
+    prec = resolve_precision(precision, num_fp16_res, None)
+    common = dict(img_resolution=c['resolution'], img_channels=c['channels'], fmap_base=c['fmap_base'],
+                  fmap_max=c['fmap_max'], impl=impl, **prec)
+    g = dict(common, z_dim=c['z_dim'], w_dim=c['w_dim'], mapping_layers=c['mapping_layers'], architecture='skip')
+    return g, dict(common, architecture='resnet')
+
+
+def bench(name, impl, steps, batch_override=None, precision='fp32', num_fp16_res=4):
     import numpy as np
     import tensorflow as tf
     from stylegan2_tf.data import ArrayImageDataset
@@ -51,21 +73,21 @@ def bench(name, impl, steps, batch_override=None):
     rng = np.random.RandomState(0)
     ds = ArrayImageDataset(rng.randint(0, 256, (batch * 4, r, r, ch), dtype=np.uint8), name='random')
 
+    g_kw, d_kw = network_kwargs(name, precision, num_fp16_res, impl)
+
     def make_G():
-        return Generator(z_dim=c['z_dim'], w_dim=c['w_dim'], img_resolution=r, img_channels=ch,
-                         mapping_layers=c['mapping_layers'], fmap_base=c['fmap_base'], fmap_max=c['fmap_max'],
-                         impl=impl, name='G')
+        return Generator(**g_kw, name='G')
 
     def make_D():
-        return Discriminator(img_resolution=r, img_channels=ch, fmap_base=c['fmap_base'], fmap_max=c['fmap_max'],
-                             impl=impl, name='D')
+        return Discriminator(**d_kw, name='D')
 
     cfg = TrainConfig(batch=batch, total_kimg=1e9, gamma=10.0, pl_weight=2.0)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(tf.distribute.get_strategy(), make_G, make_D, ds, tmp, cfg)
         it = trainer.make_iterator()
         batches = [next(it) for _ in range(2)]
-        out = {'config': name, 'impl': impl, 'resolution': r, 'channels': ch, 'batch': batch}
+        out = {'config': name, 'impl': impl, 'precision': precision,
+               'num_fp16_res': g_kw['num_fp16_res'], 'resolution': r, 'channels': ch, 'batch': batch}
 
         def timed(step_value):
             # Choose the variant through the step counter (reg steps: multiples of 4 / 16).
@@ -90,6 +112,8 @@ def bench(name, impl, steps, batch_override=None):
             'sec_per_step_main': times['main'], 'sec_per_step_greg': times['greg'], 'sec_per_step_reg': times['reg'],
         })
         out.update({k.split('/')[-1]: v for k, v in peak_memory().items()})
+        if trainer.loss_scales:
+            out['skipped_phases'] = {k: int(v.skipped.numpy()) for k, v in trainer.loss_scales.items()}
         out['device'] = 'GPU' if tf.config.list_logical_devices('GPU') else 'CPU'
     return out
 
@@ -100,13 +124,19 @@ def main():
     p.add_argument('--impls', default='custom,ref', help='comma list of custom,ref,auto')
     p.add_argument('--steps', type=int, default=3, help='timed steps per variant (median)')
     p.add_argument('--batch', type=int, default=None, help='override every config\'s batch size')
-    p.add_argument('--worker', default=None, help=argparse.SUPPRESS)  # 'config:impl', used by the subprocess runs
+    p.add_argument('--precision', default='fp32', help='comma list of ' + ','.join(PRECISIONS))
+    p.add_argument('--num_fp16_res', type=int, default=4, help='highest resolutions in the reduced precision')
+    p.add_argument('--worker', default=None, help=argparse.SUPPRESS)  # 'config:impl:precision', for subprocesses
     args = p.parse_args()
     if args.worker:
-        name, impl = args.worker.split(':')
-        print(json.dumps(bench(name, impl, args.steps, args.batch)))
+        name, impl, precision = args.worker.split(':')
+        print(json.dumps(bench(name, impl, args.steps, args.batch, precision, args.num_fp16_res)))
         return
     from stylegan2_tf.ops import custom_ops_available
+    precisions = args.precision.split(',')
+    bad = [x for x in precisions if x not in PRECISIONS]
+    if bad:
+        raise SystemExit(f'unknown precision {bad[0]!r}; choose from {", ".join(PRECISIONS)}')
     results = []
     for name in args.configs.split(','):
         if name not in CONFIGS:
@@ -114,18 +144,21 @@ def main():
         for impl in args.impls.split(','):
             if impl not in ('custom', 'ref', 'auto'):
                 raise SystemExit(f'unknown impl {impl!r}; choose from custom, ref, auto')
-            if impl == 'custom' and not custom_ops_available():
-                results.append({'config': name, 'impl': impl, 'skipped': 'custom op library not built/loadable'})
-            else:
-                cmd = [sys.executable, os.path.abspath(__file__), '--worker', f'{name}:{impl}', '--steps', str(args.steps)]
-                if args.batch:
-                    cmd += ['--batch', str(args.batch)]
-                proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
-                if proc.returncode != 0:
-                    results.append({'config': name, 'impl': impl, 'failed': f'exit status {proc.returncode}'})
+            for precision in precisions:
+                run = {'config': name, 'impl': impl, 'precision': precision}
+                if impl == 'custom' and not custom_ops_available():
+                    results.append(dict(run, skipped='custom op library not built/loadable'))
                 else:
-                    results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-            print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+                    cmd = [sys.executable, os.path.abspath(__file__), '--worker', f'{name}:{impl}:{precision}',
+                           '--steps', str(args.steps), '--num_fp16_res', str(args.num_fp16_res)]
+                    if args.batch:
+                        cmd += ['--batch', str(args.batch)]
+                    proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+                    if proc.returncode != 0:
+                        results.append(dict(run, failed=f'exit status {proc.returncode}'))
+                    else:
+                        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+                print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     print(json.dumps({'results': results}, indent=2))
 
 

@@ -75,10 +75,25 @@ def check_styles(styles: Sequence[int], num_ws: int) -> List[int]:
     return list(styles)
 
 
-def load_generator(path: str, impl=None):
-    """The generator a tool should use from a network file: G_ema when present, else G (clear error if neither)."""
+def add_precision_args(parser, default=None) -> None:
+    """--precision and --num-fp16-res: the inference precision of the loaded generator.
+
+    default: the --precision default; None keeps the network's own (a StyleGAN2-ADA pickle computes its
+    num_fp16_res highest resolutions in float16, a snapshot as it was trained)."""
+    keep = "the network's own"
+    parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default=default,
+                        help="compute type of the --num-fp16-res highest-resolution blocks (weights, mapping and the "
+                             f"image stay float32) [default: {default or keep}]")
+    parser.add_argument("--num-fp16-res", type=int, default=None,
+                        help=f"number of highest resolutions computed in --precision [default: {keep}; a network "
+                             "trained in float32 has none, so bf16/fp16 need this]")
+
+
+def load_generator(path: str, impl=None, precision=None, num_fp16_res=None):
+    """The generator a tool should use from a network file: G_ema when present, else G (clear error if neither).
+    precision / num_fp16_res (None: the file's) choose its inference precision."""
     from stylegan2_tf.serialization import load_network
-    net = load_network(path, impl=impl)
+    net = load_network(path, impl=impl, precision=precision, num_fp16_res=num_fp16_res)
     G = net.G_ema if net.G_ema is not None else net.G
     if G is None:
         raise ValueError(f"{path} holds no generator")

@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from stylegan2_tf.atomic_io import atomic_write
+from stylegan2_tf.training.loss_scale import DynamicLossScale, apply_if
 
 DistanceFn = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]  # (images, target) in [-1, 1] NHWC -> [N]
 
@@ -173,6 +174,8 @@ def project(G, target: np.ndarray, cfg: ProjectorConfig = ProjectorConfig(), dis
     opt = make_optimizer()
     opt.build(params)
     target_t = tf.constant(target[None])
+    # A float16 synthesis network backpropagates through float16 blocks: dynamic loss scaling as in training.
+    scaler = DynamicLossScale("projector_loss_scale") if getattr(G, "precision", "fp32") == "fp16" else None
 
     @tf.function
     def step_fn(w_noise):
@@ -184,7 +187,14 @@ def project(G, target: np.ndarray, cfg: ProjectorConfig = ProjectorConfig(), dis
             dist = tf.reduce_sum(distance(img, target_t))
             reg = noise_regularization(noise_vars) if noise_vars else tf.constant(0.0)
             loss = dist + cfg.regularize_noise_weight * reg
-        opt.apply_gradients(zip(tape.gradient(loss, params), params))
+            scaled = loss if scaler is None else loss * scaler.scale
+        grads = tape.gradient(scaled, params)
+        if scaler is None:
+            opt.apply_gradients(zip(grads, params))
+        else:  # a step whose scaled gradients overflowed is skipped, and the scale halved
+            finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads])
+            apply_if(opt, [g / scaler.scale for g in grads], params, finite)
+            scaler.update(finite)
         for n in noise_vars:  # renormalize to zero mean, unit variance
             centered = n - tf.reduce_mean(n)
             n.assign(centered * tf.math.rsqrt(tf.reduce_mean(tf.square(centered))))

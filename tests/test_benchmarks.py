@@ -15,11 +15,13 @@ def _run(args, timeout=600):
 
 
 def test_train_step_benchmark_prints_json():
-    # Demo networks at batch 4, one timed step per variant; each pair runs in its own subprocess.
-    p = _run(['--configs', 'demo', '--impls', 'ref', '--steps', '1', '--batch', '4'])
+    # Demo networks at batch 4 in bfloat16 (every block from 8x8 up), one timed step per variant; each run in its
+    # own subprocess.
+    p = _run(['--configs', 'demo', '--impls', 'ref', '--steps', '1', '--batch', '4', '--precision', 'bf16'])
     assert p.returncode == 0, p.stderr[-3000:]
     (result,) = json.loads(p.stdout)['results']
     assert result['config'] == 'demo' and result['impl'] == 'ref' and result['batch'] == 4
+    assert result['precision'] == 'bf16' and result['num_fp16_res'] == 4
     for key in ('img_per_sec_main', 'img_per_sec_reg', 'img_per_sec_amortized', 'trace_sec'):
         assert result[key] > 0, (key, result)
     # A regularized step does strictly more work than a plain one; the amortized rate lies between them.
@@ -33,6 +35,20 @@ def test_train_step_benchmark_rejects_unknown_names():
     assert p.returncode != 0 and "unknown config 'f1024'" in p.stderr
     p = _run(['--configs', 'demo', '--impls', 'cuda'])
     assert p.returncode != 0 and "unknown impl 'cuda'" in p.stderr
+    p = _run(['--configs', 'demo', '--precision', 'fp8'])
+    assert p.returncode != 0 and "unknown precision 'fp8'" in p.stderr
+
+
+def test_generation_benchmark_prints_json():
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='-1')
+    p = subprocess.run([sys.executable, os.path.join(ROOT, 'benchmarks', 'generate.py'), '--configs', 'demo',
+                        '--precision', 'fp32,bf16', '--steps', '1', '--batch', '2'],
+                       env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    results = json.loads(p.stdout)['results']
+    assert [(r['config'], r['precision'], r['num_fp16_res']) for r in results] == [('demo', 'fp32', 0),
+                                                                                  ('demo', 'bf16', 4)]
+    assert all(r['img_per_sec'] > 0 and r['batch'] == 2 and r['peak_host_mem_gb'] > 0.1 for r in results)
 
 
 def test_quality_benchmark_trains_evaluates_and_prints_json(tmp_path):

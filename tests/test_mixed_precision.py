@@ -375,3 +375,66 @@ def test_precision_flags_resolve_to_network_kwargs():
         resolve_precision('bf16', 0, None)
     with pytest.raises(ValueError, match='--conv_clamp must be > 0'):
         resolve_precision('fp16', 4, -1)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Tools: generate, projector, export.
+
+def _tool_main(name):
+    import importlib.util
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location(f'_mp_tool_{name}', os.path.join(root, 'tools', f'{name}.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.main
+
+
+def test_generate_takes_precision(tmp_path, capsys):
+    """--precision/--num-fp16-res reach the network: the PNGs are those of the bf16 generator (accuracy: above)."""
+    from PIL import Image
+    from stylegan2_tf.cli_utils import seed_to_z, to_uint8
+    keras.utils.set_random_seed(3)
+    path = save_network(str(tmp_path / 'f32.npz'), G_ema=Generator(**G_KW, img_resolution=16))
+    gen = _tool_main('generate')
+    args = ['--network', path, '--seeds', '0-1', '--noise-mode', 'const']
+    assert gen(args + ['--outdir', str(tmp_path / 'a')]) == 0
+    assert gen(args + ['--outdir', str(tmp_path / 'b'), '--precision', 'bf16', '--num-fp16-res', '2']) == 0
+    G = load_network(path, precision='bf16', num_fp16_res=2).G_ema
+    for s in (0, 1):
+        a, b = (np.asarray(Image.open(tmp_path / d / f'seed{s:04d}.png')) for d in 'ab')
+        np.testing.assert_array_equal(b, to_uint8(G(seed_to_z(s, 8), noise_mode='const').numpy())[0])
+        assert not np.array_equal(a, b)
+    # A network trained in float32 has no reduced resolutions: bf16 without --num-fp16-res is a clear error.
+    assert gen(args + ['--outdir', str(tmp_path / 'c'), '--precision', 'bf16']) == 2
+    assert 'num_fp16_res is 0; set num_fp16_res >= 1' in capsys.readouterr().err
+
+
+def test_projector_in_fp16_uses_loss_scaling():
+    from stylegan2_tf import projector as P
+    keras.utils.set_random_seed(1)
+    G = Generator(z_dim=16, w_dim=16, img_resolution=16, img_channels=3, fmap_base=128, fmap_max=32,
+                  mapping_layers=2, impl='ref', precision='fp16', num_fp16_res=2, conv_clamp=256)
+    target = G(np.random.RandomState(5).randn(1, 16).astype(np.float32), noise_mode='const').numpy()[0]
+    result = P.project(G, target, P.ProjectorConfig(steps=60, w_avg_samples=500))
+    assert all(math.isfinite(v) for v in result.losses)
+    # The projection moves towards the target (starting from the mean of W, far off).
+    assert result.distances[-1] < 0.2 * result.distances[0], (result.distances[0], result.distances[-1])
+
+
+def test_export_is_float32_unless_asked(tmp_path):
+    from stylegan2_tf.export import savedmodel
+    keras.utils.set_random_seed(4)
+    G = Generator(**dict(G_KW, fmap_base=32, fmap_max=8), img_resolution=8, precision='bf16', num_fp16_res=1)
+    assert savedmodel.reference_generator(G).precision == 'fp32'
+    assert savedmodel.reference_generator(G, precision=None).precision == 'bf16'
+    d = savedmodel.export_savedmodel(G, str(tmp_path), 'm', 1, precision='bf16')
+    from tensorflow.core.protobuf import saved_model_pb2
+    sm = saved_model_pb2.SavedModel()
+    sm.ParseFromString(open(os.path.join(d, 'saved_model.pb'), 'rb').read())
+    types = {tf.as_dtype(a.type) for mg in sm.meta_graphs for f in mg.graph_def.library.function
+             for node in f.node_def for a in node.attr.values() if a.HasField('type')}
+    assert tf.bfloat16 in types
+    served = tf.saved_model.load(d).signatures['synthesis']
+    ws = G.mapping(np.random.RandomState(0).randn(2, 8).astype(np.float32))
+    expected = savedmodel.to_uint8(G.synthesis(ws, noise_mode='const')).numpy()
+    np.testing.assert_array_equal(served(ws=ws)['images'].numpy(), expected)

@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "random noise per request, or none [default const]")
     p.add_argument("--format", choices=["savedmodel", "onnx"], default="savedmodel", help="[default savedmodel]")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (--format onnx) [default 17]")
+    from stylegan2_tf.cli_utils import add_precision_args
+    add_precision_args(p, default="fp32")  # a served model is float32 unless asked
     return p
 
 
@@ -43,14 +45,15 @@ def main(argv=None) -> int:
     try:
         savedmodel.check_name_version(args.name, args.version)
         G = load_generator(args.network, impl="ref")
+        prec = dict(precision=args.precision, num_fp16_res=args.num_fp16_res)
         if args.format == "onnx":
             from stylegan2_tf.export import onnx_export
             path, diff = onnx_export.export_onnx(G, args.out, args.name, args.version, args.trunc,
-                                                 args.trunc_cutoff, args.noise_mode, opset=args.opset)
+                                                 args.trunc_cutoff, args.noise_mode, opset=args.opset, **prec)
             print(f"{path}  (onnxruntime vs TensorFlow max abs difference {diff:.3g})")
         else:
             path = savedmodel.export_savedmodel(G, args.out, args.name, args.version, args.trunc,
-                                                args.trunc_cutoff, args.noise_mode)
+                                                args.trunc_cutoff, args.noise_mode, **prec)
             print(path)
             print(os.path.join(os.path.abspath(args.out), "models.config"))
     except (ValueError, FileNotFoundError, FileExistsError, ImportError, graph_check.NonStandardOpError) as e:

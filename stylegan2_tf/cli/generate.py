@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", action="store_true", help="also write all images as OUTDIR/grid.png")
     p.add_argument("--batch", type=int, default=8, help="images per forward pass [default 8]")
     p.add_argument("--impl", choices=["auto", "custom", "ref"], default=None, help="op implementation override")
+    from stylegan2_tf.cli_utils import add_precision_args
+    add_precision_args(p)
     return p
 
 
@@ -45,7 +47,8 @@ def render_projected_w(args) -> int:
     from stylegan2_tf.cli_utils import load_generator
     try:
         w, noise = load_projection(args.projected_w)
-        G = load_generator(args.network, impl=args.impl)
+        G = load_generator(args.network, impl=args.impl, precision=args.precision,
+                           num_fp16_res=args.num_fp16_res)
         if w.shape[-2:] != (G.num_ws, G.w_dim):
             raise ValueError(f"{args.projected_w} holds w of shape {w.shape}, the network needs "
                              f"[1, {G.num_ws}, {G.w_dim}]")
@@ -71,7 +74,8 @@ def main(argv=None) -> int:
         seeds = parse_seeds(args.seeds)
         if args.batch < 1:
             raise ValueError("--batch must be >= 1")
-        G = load_generator(args.network, impl=args.impl)
+        G = load_generator(args.network, impl=args.impl, precision=args.precision,
+                           num_fp16_res=args.num_fp16_res)
         c = class_label(G.c_dim, args.class_idx)
     except (ValueError, FileNotFoundError) as e:
         print(f"generate.py: error: {e}", file=sys.stderr)

@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vgg", default=None, help="LPIPS VGG16 weight file (default $STYLEGAN2_TF_VGG16; none: pixel MSE)")
     p.add_argument("--w-avg-samples", type=int, default=10000, help="latents used to estimate the mean of W")
     p.add_argument("--impl", choices=["auto", "custom", "ref"], default=None, help="op implementation override")
+    from stylegan2_tf.cli_utils import add_precision_args
+    add_precision_args(p)
     return p
 
 
@@ -69,7 +71,8 @@ def main(argv=None) -> int:
     try:
         if args.steps < 1:
             raise ValueError("--steps must be >= 1")
-        G = load_generator(args.network, impl=args.impl)
+        G = load_generator(args.network, impl=args.impl, precision=args.precision,
+                           num_fp16_res=args.num_fp16_res)
         if G.c_dim:
             raise ValueError("projection of conditional networks is not supported")
         vgg = args.vgg or os.environ.get("STYLEGAN2_TF_VGG16")

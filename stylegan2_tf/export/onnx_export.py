@@ -105,13 +105,15 @@ def verify_onnx(path: str, fn, z_dim: int, c_dim: int, truncation_psi: float, nu
 
 def export_onnx(G, out_dir: str, name: str, version: int, truncation_psi: float = 1.0,
                 truncation_cutoff: Optional[int] = None, noise_mode: str = "const",
-                opset: int = DEFAULT_OPSET) -> tuple:
+                opset: int = DEFAULT_OPSET, precision: Optional[str] = "fp32",
+                num_fp16_res: Optional[int] = None) -> tuple:
     """Writes `out_dir/name/version/model.onnx` atomically (same versioned layout as the SavedModel export) after
-    checking it against TensorFlow with onnxruntime. Returns (path, max abs difference)."""
+    checking it against TensorFlow with onnxruntime. Returns (path, max abs difference). float32 unless `precision`
+    asks otherwise (see savedmodel.reference_generator)."""
     tf2onnx, _ = _require()
     if noise_mode not in ("const", "none"):
         raise ValueError(f"ONNX export supports noise_mode 'const' or 'none' (deterministic), got {noise_mode!r}")
-    G_ref = savedmodel.reference_generator(G)
+    G_ref = savedmodel.reference_generator(G, precision, num_fp16_res)
     fn = onnx_function(G_ref, truncation_cutoff, noise_mode)
     with savedmodel.atomic_version_dir(out_dir, name, version) as tmp:
         path = os.path.join(tmp, "model.onnx")

@@ -10,7 +10,8 @@ Signatures (B = batch, free):
 uint8 images are `clip(x * 127.5 + 128, 0, 255)` truncated to uint8, as tools/generate.py writes PNGs.
 
 The generator is rebuilt with the pure-TensorFlow reference ops (impl='ref') and the non-fused modulated conv (runs
-on CPU and GPU servers alike), its weights copied, and the saved graph is checked to contain only standard ops.
+on CPU and GPU servers alike), in float32 unless another precision is asked for, its weights copied, and the saved
+graph is checked to contain only standard ops.
 """
 from __future__ import annotations
 
@@ -38,10 +39,11 @@ def to_uint8(images: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.clip_by_value(images * 127.5 + 128.0, 0.0, 255.0), tf.uint8)
 
 
-def reference_generator(G):
-    """A copy of generator G built with impl='ref' (standard TF ops only) and fused_modconv=False, same weights."""
+def reference_generator(G, precision: Optional[str] = "fp32", num_fp16_res: Optional[int] = None):
+    """A copy of generator G built with impl='ref' (standard TF ops only) and fused_modconv=False, same weights,
+    computing in `precision` (default float32 whatever G's; None: G's own) with `num_fp16_res` (None: G's)."""
     from stylegan2_tf.serialization import clone_network
-    G_ref = clone_network(G, impl="ref", fused_modconv=False)
+    G_ref = clone_network(G, impl="ref", fused_modconv=False, precision=precision, num_fp16_res=num_fp16_res)
     # Belt and braces: every variable of the clone must have received a value from G (same count, same shapes).
     if len(G_ref.variables) != len(G.variables):
         raise ValueError(f"rebuilt generator has {len(G_ref.variables)} variables, the original {len(G.variables)}")
@@ -209,15 +211,20 @@ def write_models_config(out_dir: str) -> List[str]:
 # -- export -----------------------------------------------------------------------------------------------------------
 def export_savedmodel(G, out_dir: str, name: str, version: int, truncation_psi: float = 1.0,
                       truncation_cutoff: Optional[int] = None, noise_mode: str = "const",
+                      precision: Optional[str] = "fp32", num_fp16_res: Optional[int] = None,
                       _after_save=None) -> str:
     """Exports generator G to `out_dir/name/version/` (atomically) and writes the models.config examples.
+
+    The served graph computes in float32 unless `precision` asks for 'bf16'/'fp16' blocks (see reference_generator);
+    inputs and outputs are the same in every precision.
 
     Returns the version directory. Raises graph_check.NonStandardOpError (and publishes nothing) if the saved graph
     contains an op that stock TensorFlow Serving does not have. `_after_save(tmp_dir)` is a test hook called between
     saving and publishing.
     """
     version = check_name_version(name, version)
-    module = GeneratorServingModule(reference_generator(G), truncation_psi, truncation_cutoff, noise_mode)
+    module = GeneratorServingModule(reference_generator(G, precision, num_fp16_res), truncation_psi,
+                                    truncation_cutoff, noise_mode)
     with atomic_version_dir(out_dir, name, version) as tmp:
         tf.saved_model.save(module, tmp, signatures=module.signatures())
         graph_check.check_saved_model(tmp)
