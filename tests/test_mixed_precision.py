@@ -438,3 +438,55 @@ def test_export_is_float32_unless_asked(tmp_path):
     ws = G.mapping(np.random.RandomState(0).randn(2, 8).astype(np.float32))
     expected = savedmodel.to_uint8(G.synthesis(ws, noise_mode='const')).numpy()
     np.testing.assert_array_equal(served(ws=ws)['images'].numpy(), expected)
+
+
+def test_fp16_skip_under_mirrored_strategy():
+    """Two replicas: the skip decision is taken in cross-replica context (a cond around the all-reducing Adam
+    step), so both replicas skip or step together and their weights stay identical."""
+    import subprocess
+    import sys
+    script = r'''
+import os, sys, tempfile
+import numpy as np
+from stylegan2_tf.training.distribute import make_strategy
+strategy = make_strategy(2)                      # two logical CPU devices, before TensorFlow initialises
+import keras, tensorflow as tf
+from stylegan2_tf.data import ArrayImageDataset
+from stylegan2_tf.networks import Discriminator, Generator
+from stylegan2_tf.training.config import TrainConfig
+from stylegan2_tf.training.trainer import Trainer
+keras.utils.set_random_seed(0)
+ds = ArrayImageDataset(np.random.RandomState(0).randint(0, 256, (16, 8, 8, 1), dtype=np.uint8), name='toy')
+tiny = dict(fmap_base=32, fmap_max=8, img_resolution=8, img_channels=1, precision='fp16', num_fp16_res=1,
+            conv_clamp=256)
+t = Trainer(strategy, lambda: Generator(z_dim=8, w_dim=8, mapping_layers=2, name='G', **tiny),
+            lambda: Discriminator(name='D', **tiny), ds, tempfile.mkdtemp(),
+            TrainConfig(batch=4, total_kimg=1.0, ema_kimg=0.01))
+assert t.num_replicas == 2
+it = t.make_iterator()
+for ls in t.loss_scales.values():
+    ls.scale.assign(2.0 ** 6)
+t.train_step(next(it))
+t.loss_scales['G'].scale.assign(2.0 ** 100)      # overflows float16 on every replica
+g0 = [v.numpy().copy() for v in t.G.trainable_variables]
+s = t.train_step(next(it))
+assert s['Progress/skipped_phases'] == 1 and s['Progress/loss_scale/G'] == 2.0 ** 99, s
+assert s['Progress/bad_steps'] == 0
+for b, v in zip(g0, t.G.trainable_variables):
+    per_replica = [np.asarray(x) for x in strategy.experimental_local_results(v.value)]
+    assert all(np.array_equal(b, x) for x in per_replica)
+t.loss_scales['G'].scale.assign(2.0 ** 6)
+s = t.train_step(next(it))
+assert s['Progress/skipped_phases'] == 0
+for v in t.G.trainable_variables + t.D.trainable_variables:
+    a, b = [np.asarray(x) for x in strategy.experimental_local_results(v.value)]
+    assert np.array_equal(a, b)
+assert any(not np.array_equal(b, v.numpy()) for b, v in zip(g0, t.G.trainable_variables))
+print('OK')
+'''
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='-1',
+               PYTHONPATH=root + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    p = subprocess.run([sys.executable, '-c', script], env=env, cwd=root, capture_output=True, text=True,
+                       timeout=600)
+    assert p.returncode == 0 and p.stdout.strip().endswith('OK'), p.stderr[-3000:]
