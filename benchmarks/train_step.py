@@ -12,7 +12,9 @@ and reports img/s and peak memory (GPU peak if a GPU is used, else the process's
   python benchmarks/train_step.py --configs demo,c128,f64 --impls auto --precision fp32,bf16
 
 Each (config, impl, precision) runs in its own subprocess, so the reported peak memory (process peak RSS on CPU)
-belongs to that run alone rather than to everything measured before it in the same process.
+belongs to that run alone rather than to everything measured before it in the same process. ``--interleave`` puts
+the precisions of a (config, impl) into one process and alternates their timed steps instead: on a machine whose
+speed changes while it runs (cores shared with other work), only that gives fair speed ratios.
 
 Configs: ``demo`` (configs/demo.flags networks, 32x32x1, batch 16), ``c128`` (32x32x3, 128 feature maps at every
 resolution, 512-d z and w, 8 mapping layers, skip G, resnet D, batch 32), ``f64`` / ``f256`` (config F at 64x64 /
@@ -60,7 +62,10 @@ def network_kwargs(name: str, precision: str, num_fp16_res: int, impl: str):
     return g, dict(common, architecture='resnet')
 
 
-def bench(name, impl, steps, batch_override=None, precision='fp32', num_fp16_res=4):
+def bench(name, impl, steps, batch_override=None, precisions=('fp32',), num_fp16_res=4):
+    """One result per precision. With several precisions (--interleave) they share this process and their timed
+    steps alternate (precision A, B, A, B, ... per variant), so that a machine whose speed drifts (shared cores)
+    slows all of them alike; the peak memory is then that of the process holding all of them."""
     import numpy as np
     import tensorflow as tf
     from stylegan2_tf.data import ArrayImageDataset
@@ -72,50 +77,57 @@ def bench(name, impl, steps, batch_override=None, precision='fp32', num_fp16_res
     r, ch, batch = c['resolution'], c['channels'], batch_override or c['batch']
     rng = np.random.RandomState(0)
     ds = ArrayImageDataset(rng.randint(0, 256, (batch * 4, r, r, ch), dtype=np.uint8), name='random')
-
-    g_kw, d_kw = network_kwargs(name, precision, num_fp16_res, impl)
-
-    def make_G():
-        return Generator(**g_kw, name='G')
-
-    def make_D():
-        return Discriminator(**d_kw, name='D')
-
     cfg = TrainConfig(batch=batch, total_kimg=1e9, gamma=10.0, pl_weight=2.0)
+    runs = []
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(tf.distribute.get_strategy(), make_G, make_D, ds, tmp, cfg)
-        it = trainer.make_iterator()
-        batches = [next(it) for _ in range(2)]
-        out = {'config': name, 'impl': impl, 'precision': precision,
-               'num_fp16_res': g_kw['num_fp16_res'], 'resolution': r, 'channels': ch, 'batch': batch}
+        for precision in precisions:
+            g_kw, d_kw = network_kwargs(name, precision, num_fp16_res, impl)
+            trainer = Trainer(tf.distribute.get_strategy(), lambda: Generator(**g_kw, name='G'),
+                              lambda: Discriminator(**d_kw, name='D'), ds, os.path.join(tmp, precision), cfg)
+            it = trainer.make_iterator()
+            out = {'config': name, 'impl': impl, 'precision': precision,
+                   'num_fp16_res': g_kw['num_fp16_res'], 'resolution': r, 'channels': ch, 'batch': batch}
+            runs.append((trainer, next(it), out))
 
-        def timed(step_value):
+        def timed(run, step_value):
             # Choose the variant through the step counter (reg steps: multiples of 4 / 16).
+            trainer, batch_data, _ = run
             trainer.step.assign(step_value)
             t0 = time.perf_counter()
-            stats = trainer.train_step(batches[0])
-            return time.perf_counter() - t0, stats
+            trainer.train_step(batch_data)
+            return time.perf_counter() - t0
 
-        t0 = time.perf_counter()
-        for s in (1, 4, 16):  # warm-up/trace: main only, +Greg, +Greg+Dreg
-            timed(s)
-        out['trace_sec'] = time.perf_counter() - t0
-        times = {}
+        for run in runs:
+            t0 = time.perf_counter()
+            for s in (1, 4, 16):  # warm-up/trace: main only, +Greg, +Greg+Dreg
+                timed(run, s)
+            run[2]['trace_sec'] = time.perf_counter() - t0
+        times = [{} for _ in runs]
         for label, s in (('main', 1), ('greg', 4), ('reg', 16)):
-            ts = [timed(s)[0] for _ in range(steps)]
-            times[label] = float(np.median(ts))
-        cycle = (times['reg'] + 3 * times['greg'] + 12 * times['main']) / 16
-        out.update({
-            'img_per_sec_main': batch / times['main'],
-            'img_per_sec_reg': batch / times['reg'],
-            'img_per_sec_amortized': batch / cycle,
-            'sec_per_step_main': times['main'], 'sec_per_step_greg': times['greg'], 'sec_per_step_reg': times['reg'],
-        })
-        out.update({k.split('/')[-1]: v for k, v in peak_memory().items()})
-        if trainer.loss_scales:
-            out['skipped_phases'] = {k: int(v.skipped.numpy()) for k, v in trainer.loss_scales.items()}
-        out['device'] = 'GPU' if tf.config.list_logical_devices('GPU') else 'CPU'
-    return out
+            ts = [[] for _ in runs]
+            for _ in range(steps):
+                for i, run in enumerate(runs):
+                    ts[i].append(timed(run, s))
+            for i in range(len(runs)):
+                times[i][label] = float(np.median(ts[i]))
+        memory = {k.split('/')[-1]: v for k, v in peak_memory().items()}
+        results = []
+        for (trainer, _, out), t in zip(runs, times):
+            cycle = (t['reg'] + 3 * t['greg'] + 12 * t['main']) / 16
+            out.update({
+                'img_per_sec_main': batch / t['main'],
+                'img_per_sec_reg': batch / t['reg'],
+                'img_per_sec_amortized': batch / cycle,
+                'sec_per_step_main': t['main'], 'sec_per_step_greg': t['greg'], 'sec_per_step_reg': t['reg'],
+            })
+            out.update(memory)
+            if len(runs) > 1:
+                out['interleaved_with'] = [p for p in precisions if p != out['precision']]
+            if trainer.loss_scales:
+                out['skipped_phases'] = {k: int(v.skipped.numpy()) for k, v in trainer.loss_scales.items()}
+            out['device'] = 'GPU' if tf.config.list_logical_devices('GPU') else 'CPU'
+            results.append(out)
+    return results
 
 
 def main():
@@ -126,11 +138,15 @@ def main():
     p.add_argument('--batch', type=int, default=None, help='override every config\'s batch size')
     p.add_argument('--precision', default='fp32', help='comma list of ' + ','.join(PRECISIONS))
     p.add_argument('--num_fp16_res', type=int, default=4, help='highest resolutions in the reduced precision')
-    p.add_argument('--worker', default=None, help=argparse.SUPPRESS)  # 'config:impl:precision', for subprocesses
+    p.add_argument('--interleave', action='store_true',
+                   help='time the --precision list in one process, alternating their steps (fair speed ratios on a '
+                        'machine whose speed drifts; the peak memory is then that of all of them together)')
+    p.add_argument('--worker', default=None, help=argparse.SUPPRESS)  # 'config:impl:prec[+prec..]', subprocesses
     args = p.parse_args()
     if args.worker:
-        name, impl, precision = args.worker.split(':')
-        print(json.dumps(bench(name, impl, args.steps, args.batch, precision, args.num_fp16_res)))
+        name, impl, precisions = args.worker.split(':')
+        for out in bench(name, impl, args.steps, args.batch, precisions.split('+'), args.num_fp16_res):
+            print(json.dumps(out))
         return
     from stylegan2_tf.ops import custom_ops_available
     precisions = args.precision.split(',')
@@ -144,12 +160,14 @@ def main():
         for impl in args.impls.split(','):
             if impl not in ('custom', 'ref', 'auto'):
                 raise SystemExit(f'unknown impl {impl!r}; choose from custom, ref, auto')
-            for precision in precisions:
-                run = {'config': name, 'impl': impl, 'precision': precision}
+            groups = ['+'.join(precisions)] if args.interleave else precisions
+            for group in groups:
+                run = {'config': name, 'impl': impl, 'precision': group}
+                first = len(results)
                 if impl == 'custom' and not custom_ops_available():
                     results.append(dict(run, skipped='custom op library not built/loadable'))
                 else:
-                    cmd = [sys.executable, os.path.abspath(__file__), '--worker', f'{name}:{impl}:{precision}',
+                    cmd = [sys.executable, os.path.abspath(__file__), '--worker', f'{name}:{impl}:{group}',
                            '--steps', str(args.steps), '--num_fp16_res', str(args.num_fp16_res)]
                     if args.batch:
                         cmd += ['--batch', str(args.batch)]
@@ -157,8 +175,10 @@ def main():
                     if proc.returncode != 0:
                         results.append(dict(run, failed=f'exit status {proc.returncode}'))
                     else:
-                        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
-                print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+                        results.extend(json.loads(line) for line in proc.stdout.strip().splitlines()
+                                       if line.startswith('{'))
+                for out in results[first:]:
+                    print(json.dumps(out), file=sys.stderr, flush=True)
     print(json.dumps({'results': results}, indent=2))
 
 

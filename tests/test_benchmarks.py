@@ -41,14 +41,16 @@ def test_train_step_benchmark_rejects_unknown_names():
 
 def test_generation_benchmark_prints_json():
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='-1')
+    # Both precisions in one process, their calls alternating (--interleave).
     p = subprocess.run([sys.executable, os.path.join(ROOT, 'benchmarks', 'generate.py'), '--configs', 'demo',
-                        '--precision', 'fp32,bf16', '--steps', '1', '--batch', '2'],
+                        '--precision', 'fp32,bf16', '--interleave', '--steps', '1', '--batch', '2'],
                        env=env, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
     results = json.loads(p.stdout)['results']
     assert [(r['config'], r['precision'], r['num_fp16_res']) for r in results] == [('demo', 'fp32', 0),
                                                                                   ('demo', 'bf16', 4)]
     assert all(r['img_per_sec'] > 0 and r['batch'] == 2 and r['peak_host_mem_gb'] > 0.1 for r in results)
+    assert [r['interleaved_with'] for r in results] == [['bf16'], ['fp32']]
 
 
 def test_quality_benchmark_trains_evaluates_and_prints_json(tmp_path):
