@@ -150,7 +150,7 @@ class Discriminator(keras.Model):
             conv_clamp=self.conv_clamp, label_mapping=self.label_mapping, mapping_layers=self.mapping_layers,
             mapping_fmaps=self.mapping_fmaps, mapping_lr_mul=self.mapping_lr_mul, impl=self.impl)
         if self.precision != "fp32" or self.num_fp16_res:  # (float32 configs stay as they were before precision)
-            self._config.update(precision=self.precision, num_fp16_res=self.num_fp16_res)
+            self._config.update({"precision": self.precision, "num_fp16_res": self.num_fp16_res})
         self.built = True
 
     def nf(self, stage: int) -> int:

@@ -119,7 +119,7 @@ class Generator(keras.Model):
         if structure == "growing":  # (fixed-structure configs stay as they were before growing existed)
             self._config["structure"] = structure
         if self.precision != "fp32" or self.num_fp16_res:  # (float32 configs stay as they were before precision)
-            self._config.update(precision=self.precision, num_fp16_res=self.num_fp16_res)
+            self._config.update({"precision": self.precision, "num_fp16_res": self.num_fp16_res})
         if architecture == "stylegan1":
             self._config["blur_filter"] = self.synthesis.blur_filter
             self._config["fused_scale"] = self.synthesis.fused_scale
