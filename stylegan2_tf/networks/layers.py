@@ -16,10 +16,8 @@ import numpy as np
 import tensorflow as tf
 
 from stylegan2_tf.networks.channels import check_resample_kernel
-from stylegan2_tf.networks.precision import COMPUTE_DTYPES, as_compute, cast, in_supported_dtype
+from stylegan2_tf.networks.precision import as_compute, cast
 from stylegan2_tf.ops import bias_act, conv2d_resample, setup_filter
-from stylegan2_tf.ops.bias_act import SUPPORTED_DTYPES as BIAS_ACT_DTYPES
-from stylegan2_tf.ops.upfirdn2d import SUPPORTED_DTYPES as UPFIRDN2D_DTYPES
 
 IMPLS = ("auto", "ref", "custom")
 FUSED_MODES = ("auto", True, False)
@@ -30,20 +28,6 @@ def as_float32(x) -> tf.Tensor:
     if tf.is_tensor(x) or isinstance(x, tf.Variable):
         return x if x.dtype == tf.float32 else tf.cast(x, tf.float32)
     return tf.convert_to_tensor(np.asarray(x, dtype=np.float32))
-
-
-def apply_bias_act(x: tf.Tensor, b, **kwargs) -> tf.Tensor:
-    """bias_act in x's dtype (float32 or a reduced type); b (a float32 variable or None) is cast to it."""
-    return in_supported_dtype(lambda x, b: bias_act(x, b, **kwargs), BIAS_ACT_DTYPES, x, b)
-
-
-def apply_conv(x: tf.Tensor, w, f=None, up: int = 1, down: int = 1, grouped: bool = False,
-               impl: str = "auto") -> tf.Tensor:
-    """conv2d_resample in x's dtype; the float32 weight w is cast to it. Only resampling convs go through
-    upfirdn2d, so only they depend on that op's dtypes."""
-    supported = UPFIRDN2D_DTYPES if (up != 1 or down != 1) else COMPUTE_DTYPES
-    return in_supported_dtype(lambda x, w: conv2d_resample(x, w, f, up=up, down=down, grouped=grouped, impl=impl),
-                              supported, x, w)
 
 
 def _no_autocast(kwargs: dict) -> dict:
@@ -125,7 +109,7 @@ class EqualizedDense(keras.layers.Layer):
         b = None if self.bias is None else self.bias * self.lr_mul
         if b is None and self.activation == "linear" and self.act_gain is None:
             return x
-        return apply_bias_act(x, b, act=self.activation, gain=self.act_gain, impl=self.impl)
+        return bias_act(x, b, act=self.activation, gain=self.act_gain, impl=self.impl)
 
     def get_config(self):
         config = super().get_config()
@@ -179,11 +163,10 @@ class EqualizedConv2D(keras.layers.Layer):
         finite)."""
         x = as_compute(x)
         w = self.weight * self.weight_coef
-        x = apply_conv(x, w, self.filter, up=2 if self.up else 1, down=2 if self.down else 1, impl=self.impl)
+        x = conv2d_resample(x, w, self.filter, up=2 if self.up else 1, down=2 if self.down else 1, impl=self.impl)
         if self.bias is None and self.activation == "linear" and self.conv_clamp is None and self.act_gain is None:
             return x
-        return apply_bias_act(x, self.bias, act=self.activation, gain=self.act_gain, clamp=self.conv_clamp,
-                              impl=self.impl)
+        return bias_act(x, self.bias, act=self.activation, gain=self.act_gain, clamp=self.conv_clamp, impl=self.impl)
 
     def get_config(self):
         config = super().get_config()
@@ -275,12 +258,12 @@ class ModulatedConv2D(keras.layers.Layer):
             xg = tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [1, h, wd, -1])
             wg = tf.reshape(tf.transpose(ww, [1, 2, 3, 0, 4]), [k, k, self.in_channels, -1])
             # [1, H', W', N*Cout]; the batch may be unknown in a graph, so always take the grouped path.
-            y = apply_conv(xg, wg, self.filter, up=2 if self.up else 1, grouped=True, impl=self.impl)
+            y = conv2d_resample(xg, wg, self.filter, up=2 if self.up else 1, grouped=True, impl=self.impl)
             ho, wo = tf.shape(y)[1], tf.shape(y)[2]
             y = tf.reshape(y, [ho, wo, n, self.filters])
             return tf.transpose(y, [2, 0, 1, 3])
         x = x * cast(s, x.dtype)[:, tf.newaxis, tf.newaxis, :]
-        y = apply_conv(x, weight, self.filter, up=2 if self.up else 1, impl=self.impl)
+        y = conv2d_resample(x, weight, self.filter, up=2 if self.up else 1, impl=self.impl)
         if d is not None:
             y = y * cast(d, y.dtype)[:, tf.newaxis, tf.newaxis, :]
         return y
@@ -351,7 +334,7 @@ class SynthesisLayer(keras.layers.Layer):
             else:
                 raise ValueError(f"noise_mode must be 'random', 'const' or 'none', got {noise_mode!r}")
             x = x + cast(noise * self.noise_strength, x.dtype)
-        return apply_bias_act(x, self.bias, act=self.activation, clamp=self.conv_clamp, impl=self.impl)
+        return bias_act(x, self.bias, act=self.activation, clamp=self.conv_clamp, impl=self.impl)
 
     def get_config(self):
         config = super().get_config()

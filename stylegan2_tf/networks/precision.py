@@ -15,8 +15,6 @@ reductions).
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable
-
 import numpy as np
 import tensorflow as tf
 
@@ -81,17 +79,3 @@ def cast(x, dtype: tf.DType) -> tf.Tensor:
         return x
     return tf.cast(x, dtype)
 
-
-def in_supported_dtype(fn: Callable[..., tf.Tensor], supported: Iterable[tf.DType], x: tf.Tensor,
-                       *tensors) -> tf.Tensor:
-    """fn(x, *tensors) with the tensors cast to x's dtype, computed in that dtype when the op supports it.
-
-    Otherwise (an op that does not take the type yet, e.g. bfloat16 before the compiled ops support it) the op runs
-    in float32 and its result is cast back: the numbers are those of the reduced type up to one extra rounding,
-    and the memory traffic of the casts is the price. `supported` is the op's own list of dtypes
-    (`SUPPORTED_DTYPES` of stylegan2_tf.ops.bias_act / upfirdn2d), so the casts disappear once the op lists the type.
-    """
-    dtype = x.dtype
-    run_in = dtype if dtype in tuple(supported) else tf.float32
-    args = [None if t is None else cast(t, run_in) for t in tensors]
-    return cast(fn(cast(x, run_in), *args), dtype)
