@@ -128,6 +128,14 @@ def test_bad_precision_arguments_are_clear_errors():
         Discriminator(**D_KW, img_resolution=8, precision='bf16')
     with pytest.raises(ValueError, match="num_fp16_res must be an integer >= 0, got -1"):
         Generator(**G_KW, img_resolution=8, precision='bf16', num_fp16_res=-1)
+    # The progressive-growing networks compute in float32 only.
+    with pytest.raises(ValueError, match="exist only with structure='fixed'"):
+        Generator(z_dim=8, w_dim=8, mapping_layers=1, fmap_base=16, fmap_max=4, img_resolution=8,
+                  structure='growing', architecture='orig', precision='bf16', num_fp16_res=1)
+    from stylegan2_tf.serialization import precision_overrides
+    assert precision_overrides('GrowingDiscriminator', 'fp32', None) == {}
+    with pytest.raises(ValueError, match='GrowingDiscriminator computes in float32 only'):
+        precision_overrides('GrowingDiscriminator', 'bf16', 2)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
