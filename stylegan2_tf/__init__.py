@@ -11,6 +11,10 @@ import sys as _sys
 # tools always did; that has to happen before TensorFlow is imported, i.e. here. Library use is not affected.
 if _os.path.basename((getattr(_sys, "argv", None) or [""])[0] or "").startswith("stylegan2-"):
     _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow prints its oneDNN notice before its logging honours TF_CPP_MIN_LOG_LEVEL; this import filters it.
+from stylegan2_tf._tf_import import import_tensorflow as _import_tensorflow  # noqa: E402
+
+_import_tensorflow()
 
 from stylegan2_tf.networks import Discriminator, Generator  # noqa: E402
 from stylegan2_tf.serialization import (NetworkSnapshot, clone_network, load_network, save_network,  # noqa: E402
