@@ -147,7 +147,7 @@ def cuda_arch_flags(nvcc: str, archs: Optional[Sequence[int]] = None,
 def _host_flags() -> List[str]:
     # -fno-trapping-math lets GCC if-convert and vectorize the piecewise
     # activations (we never rely on floating-point exception traps).
-    flags = ["-fno-trapping-math"]
+    flags = ["-fno-trapping-math", "-ffp-contract=off"]
     # TensorFlow's x86-64 wheels require AVX already, so -mavx adds no new
     # hardware requirement but lets the loops use 256-bit vectors.
     if platform.machine().lower() in ("x86_64", "amd64"):

@@ -70,6 +70,18 @@ def load_error() -> Optional[str]:
     return _state["error"]
 
 
+def cpu_loops() -> Optional[str]:
+    """Which copy of the compiled CPU loops runs here: 'avx2' (the CPU has AVX2 and FMA) or 'baseline' (AVX only,
+    or SG2_CPU_BASELINE=1 in the environment); None without the library. Both give identical numbers."""
+    path = library_path()
+    if path is None:
+        return None
+    import ctypes
+    fn = ctypes.CDLL(path).Sg2CpuLoops
+    fn.restype = ctypes.c_char_p
+    return fn().decode()
+
+
 def resolve_impl(impl: str) -> str:
     """Maps impl in {'auto', 'custom', 'ref'} to 'custom' or 'ref'.
 

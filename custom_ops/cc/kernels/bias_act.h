@@ -165,7 +165,7 @@ inline int64_t BiasActCost(Act act, bool grad) {
 // __restrict pointers with the clamp test and bias mode hoisted into template
 // parameters so the compiler vectorizes the cheap activations.
 template <Act kAct, bool kGrad, bool kClamp, bool kBiasVec, typename T>
-inline void BiasActRun(const T* __restrict dy, const T* __restrict x,
+SG2_ALWAYS_INLINE void BiasActRun(const T* __restrict dy, const T* __restrict x,
                        const T* __restrict bvec,
                        typename AccType<T>::type bconst, T* __restrict y,
                        int64_t len, typename AccType<T>::type alpha,
@@ -187,8 +187,9 @@ inline void BiasActRun(const T* __restrict dy, const T* __restrict x,
 // Processes flat elements [begin, end), walking the bias in contiguous runs
 // (no division inside the element loops).
 template <Act kAct, bool kGrad, bool kClamp, typename T>
-void BiasActRange(const BiasActParams& p, const T* dy, const T* x, const T* b,
-                  T* y, int64_t begin, int64_t end) {
+SG2_ALWAYS_INLINE void BiasActRange(const BiasActParams& p, const T* dy,
+                                    const T* x, const T* b, T* y,
+                                    int64_t begin, int64_t end) {
   using A = typename AccType<T>::type;
   const A alpha = A(p.alpha), gain = A(p.gain), clamp = A(p.clamp);
   const int order = p.order;
@@ -226,6 +227,29 @@ void BiasActRange(const BiasActParams& p, const T* dy, const T* x, const T* b,
   }
 }
 
+// BiasActRange compiled with AVX2 + FMA (see SG2_CPU_DISPATCH), and the
+// choice between the two copies.
+#if SG2_CPU_DISPATCH
+template <Act kAct, bool kGrad, bool kClamp, typename T>
+SG2_TARGET_AVX2 void BiasActRangeAvx2(const BiasActParams& p, const T* dy,
+                                      const T* x, const T* b, T* y,
+                                      int64_t begin, int64_t end) {
+  BiasActRange<kAct, kGrad, kClamp, T>(p, dy, x, b, y, begin, end);
+}
+#endif
+
+template <Act kAct, bool kGrad, bool kClamp, typename T>
+void BiasActRangeBest(const BiasActParams& p, const T* dy, const T* x,
+                      const T* b, T* y, int64_t begin, int64_t end) {
+#if SG2_CPU_DISPATCH
+  if (CpuUseAvx2()) {
+    BiasActRangeAvx2<kAct, kGrad, kClamp, T>(p, dy, x, b, y, begin, end);
+    return;
+  }
+#endif
+  BiasActRange<kAct, kGrad, kClamp, T>(p, dy, x, b, y, begin, end);
+}
+
 template <Act kAct, bool kGrad, typename T, typename PF>
 void BiasActCpuRun(const BiasActParams& p, const T* dy, const T* x,
                    const T* b, T* y, PF&& parallel_for) {
@@ -236,9 +260,11 @@ void BiasActCpuRun(const BiasActParams& p, const T* dy, const T* x,
                  const int64_t end =
                      b1 * kBiasActBlock < p.size ? b1 * kBiasActBlock : p.size;
                  if (p.clamp >= 0.f) {
-                   BiasActRange<kAct, kGrad, true, T>(p, dy, x, b, y, begin, end);
+                   BiasActRangeBest<kAct, kGrad, true, T>(p, dy, x, b, y,
+                                                          begin, end);
                  } else {
-                   BiasActRange<kAct, kGrad, false, T>(p, dy, x, b, y, begin, end);
+                   BiasActRangeBest<kAct, kGrad, false, T>(p, dy, x, b, y,
+                                                           begin, end);
                  }
                });
 }

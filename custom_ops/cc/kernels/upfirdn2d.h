@@ -86,102 +86,152 @@ struct CpuPlan {
 };
 
 // NHWC: one work unit = one output row (n, oy); the innermost loop runs over
-// contiguous channels and vectorizes.
-template <typename T, typename PF>
-void UpFirDn2dCpuNHWC(const UpFirDn2dParams& p, const T* x, const T* f,
-                      T* y, PF&& parallel_for) {
+// contiguous channels and vectorizes. Units [u0, u1); buf: C accumulators for
+// the 16-bit types (unused for float/double, which accumulate in place).
+template <typename T>
+SG2_ALWAYS_INLINE void UpFirDn2dRowsNHWC(
+    const UpFirDn2dParams& p, const CpuPlan<typename AccType<T>::type>& plan,
+    const T* x, T* y, typename AccType<T>::type* buf, int64_t u0, int64_t u1) {
   using A = typename AccType<T>::type;
   const int64_t C = p.channels, H = p.in_h, W = p.in_w;
   const int64_t OH = p.out_h, OW = p.out_w;
-  const CpuPlan<A> plan(p, f);
-  const int64_t cost = OW * C * (2 * plan.taps + 1);
-  parallel_for(p.batch * OH, cost, [&](int64_t u0, int64_t u1) {
-    std::vector<A> buf;
-    if (!std::is_same<T, A>::value) buf.resize(C);
-    for (int64_t u = u0; u < u1; ++u) {
-      const int64_t n = u / OH, oy = u % OH;
-      const T* xn = x + n * H * W * C;
-      const int32_t r0 = plan.rows.start[oy], rn = plan.rows.count[oy];
-      for (int64_t ox = 0; ox < OW; ++ox) {
-        T* yp = y + ((n * OH + oy) * OW + ox) * C;
-        A* __restrict acc;
-        if constexpr (std::is_same<T, A>::value) {
-          acc = yp;  // accumulate in place: no extra copy for float/double
-        } else {
-          acc = buf.data();
-        }
-        for (int64_t c = 0; c < C; ++c) acc[c] = A(0);
-        const int32_t c0 = plan.cols.start[ox], cn = plan.cols.count[ox];
-        for (int32_t r = r0; r < r0 + rn; ++r) {
-          const T* xr = xn + plan.rows.i[r] * W * C;
-          const A* fr =
-              plan.filter.data() + static_cast<int64_t>(plan.rows.k[r]) * p.fw;
-          for (int32_t q = c0; q < c0 + cn; ++q) {
-            const A w = fr[plan.cols.k[q]];
-            const T* __restrict xp = xr + plan.cols.i[q] * C;
-            for (int64_t c = 0; c < C; ++c) acc[c] += w * static_cast<A>(xp[c]);
-          }
-        }
-        if constexpr (!std::is_same<T, A>::value) {
-          for (int64_t c = 0; c < C; ++c) yp[c] = static_cast<T>(acc[c]);
+  for (int64_t u = u0; u < u1; ++u) {
+    const int64_t n = u / OH, oy = u % OH;
+    const T* xn = x + n * H * W * C;
+    const int32_t r0 = plan.rows.start[oy], rn = plan.rows.count[oy];
+    for (int64_t ox = 0; ox < OW; ++ox) {
+      T* yp = y + ((n * OH + oy) * OW + ox) * C;
+      A* __restrict acc;
+      if constexpr (std::is_same<T, A>::value) {
+        acc = yp;  // accumulate in place: no extra copy for float/double
+      } else {
+        acc = buf;
+      }
+      for (int64_t c = 0; c < C; ++c) acc[c] = A(0);
+      const int32_t c0 = plan.cols.start[ox], cn = plan.cols.count[ox];
+      for (int32_t r = r0; r < r0 + rn; ++r) {
+        const T* xr = xn + plan.rows.i[r] * W * C;
+        const A* fr =
+            plan.filter.data() + static_cast<int64_t>(plan.rows.k[r]) * p.fw;
+        for (int32_t q = c0; q < c0 + cn; ++q) {
+          const A w = fr[plan.cols.k[q]];
+          const T* __restrict xp = xr + plan.cols.i[q] * C;
+          for (int64_t c = 0; c < C; ++c) acc[c] += w * static_cast<A>(xp[c]);
         }
       }
+      if constexpr (!std::is_same<T, A>::value) {
+        for (int64_t c = 0; c < C; ++c) yp[c] = static_cast<T>(acc[c]);
+      }
     }
-  });
+  }
 }
 
 // NCHW: one work unit = one output row (n, c, oy). When the x axis has no
 // resampling (upx == downx == 1, e.g. the vertical pass of a separable
-// filter) the inner loop runs over contiguous output columns.
+// filter) the inner loop runs over contiguous output columns. acc: OW
+// accumulators.
+template <typename T>
+SG2_ALWAYS_INLINE void UpFirDn2dRowsNCHW(
+    const UpFirDn2dParams& p, const CpuPlan<typename AccType<T>::type>& plan,
+    const T* x, T* y, typename AccType<T>::type* acc, int64_t u0, int64_t u1) {
+  using A = typename AccType<T>::type;
+  const int64_t H = p.in_h, W = p.in_w;
+  const int64_t OH = p.out_h, OW = p.out_w;
+  const bool dense_x = p.upx == 1 && p.downx == 1;
+  for (int64_t u = u0; u < u1; ++u) {
+    const int64_t nc = u / OH, oy = u % OH;
+    const T* xc = x + nc * H * W;
+    T* yr = y + u * OW;
+    const int32_t r0 = plan.rows.start[oy], rn = plan.rows.count[oy];
+    for (int64_t ox = 0; ox < OW; ++ox) acc[ox] = A(0);
+    if (dense_x) {
+      for (int32_t r = r0; r < r0 + rn; ++r) {
+        const T* __restrict xr = xc + plan.rows.i[r] * W;
+        const A* fr =
+            plan.filter.data() + static_cast<int64_t>(plan.rows.k[r]) * p.fw;
+        for (int kx = 0; kx < p.fw; ++kx) {
+          // y[ox] += f * x[ox + kx - padx0] for in-range columns.
+          const int64_t shift = kx - p.padx0;
+          const int64_t lo = std::max<int64_t>(0, -shift);
+          const int64_t hi = std::min<int64_t>(OW, W - shift);
+          const A w = fr[kx];
+          A* __restrict a = acc;
+          for (int64_t ox = lo; ox < hi; ++ox)
+            a[ox] += w * static_cast<A>(xr[ox + shift]);
+        }
+      }
+    } else {
+      for (int64_t ox = 0; ox < OW; ++ox) {
+        const int32_t c0 = plan.cols.start[ox], cn = plan.cols.count[ox];
+        A s = A(0);
+        for (int32_t r = r0; r < r0 + rn; ++r) {
+          const T* xr = xc + plan.rows.i[r] * W;
+          const A* fr =
+            plan.filter.data() + static_cast<int64_t>(plan.rows.k[r]) * p.fw;
+          for (int32_t q = c0; q < c0 + cn; ++q)
+            s += fr[plan.cols.k[q]] * static_cast<A>(xr[plan.cols.i[q]]);
+        }
+        acc[ox] = s;
+      }
+    }
+    for (int64_t ox = 0; ox < OW; ++ox) yr[ox] = static_cast<T>(acc[ox]);
+  }
+}
+
+// The row loops compiled with AVX2 + FMA (see SG2_CPU_DISPATCH).
+#if SG2_CPU_DISPATCH
+template <typename T>
+SG2_TARGET_AVX2 void UpFirDn2dRowsNHWCAvx2(
+    const UpFirDn2dParams& p, const CpuPlan<typename AccType<T>::type>& plan,
+    const T* x, T* y, typename AccType<T>::type* buf, int64_t u0, int64_t u1) {
+  UpFirDn2dRowsNHWC<T>(p, plan, x, y, buf, u0, u1);
+}
+template <typename T>
+SG2_TARGET_AVX2 void UpFirDn2dRowsNCHWAvx2(
+    const UpFirDn2dParams& p, const CpuPlan<typename AccType<T>::type>& plan,
+    const T* x, T* y, typename AccType<T>::type* acc, int64_t u0, int64_t u1) {
+  UpFirDn2dRowsNCHW<T>(p, plan, x, y, acc, u0, u1);
+}
+#endif
+
+template <typename T, typename PF>
+void UpFirDn2dCpuNHWC(const UpFirDn2dParams& p, const T* x, const T* f,
+                      T* y, PF&& parallel_for) {
+  using A = typename AccType<T>::type;
+  const CpuPlan<A> plan(p, f);
+  const int64_t cost = p.out_w * p.channels * (2 * plan.taps + 1);
+  const bool avx2 = CpuUseAvx2();
+  parallel_for(p.batch * p.out_h, cost, [&](int64_t u0, int64_t u1) {
+    std::vector<A> buf;
+    if (!std::is_same<T, A>::value) buf.resize(p.channels);
+#if SG2_CPU_DISPATCH
+    if (avx2) {
+      UpFirDn2dRowsNHWCAvx2<T>(p, plan, x, y, buf.data(), u0, u1);
+      return;
+    }
+#endif
+    (void)avx2;
+    UpFirDn2dRowsNHWC<T>(p, plan, x, y, buf.data(), u0, u1);
+  });
+}
+
 template <typename T, typename PF>
 void UpFirDn2dCpuNCHW(const UpFirDn2dParams& p, const T* x, const T* f,
                       T* y, PF&& parallel_for) {
   using A = typename AccType<T>::type;
-  const int64_t C = p.channels, H = p.in_h, W = p.in_w;
-  const int64_t OH = p.out_h, OW = p.out_w;
   const CpuPlan<A> plan(p, f);
-  const bool dense_x = p.upx == 1 && p.downx == 1;
-  parallel_for(p.batch * C * OH, OW * (2 * plan.taps + 1),
+  const bool avx2 = CpuUseAvx2();
+  parallel_for(p.batch * p.channels * p.out_h, p.out_w * (2 * plan.taps + 1),
                [&](int64_t u0, int64_t u1) {
-    std::vector<A> acc(OW);
-    for (int64_t u = u0; u < u1; ++u) {
-      const int64_t nc = u / OH, oy = u % OH;
-      const T* xc = x + nc * H * W;
-      T* yr = y + u * OW;
-      const int32_t r0 = plan.rows.start[oy], rn = plan.rows.count[oy];
-      std::fill(acc.begin(), acc.end(), A(0));
-      if (dense_x) {
-        for (int32_t r = r0; r < r0 + rn; ++r) {
-          const T* __restrict xr = xc + plan.rows.i[r] * W;
-          const A* fr =
-              plan.filter.data() + static_cast<int64_t>(plan.rows.k[r]) * p.fw;
-          for (int kx = 0; kx < p.fw; ++kx) {
-            // y[ox] += f * x[ox + kx - padx0] for in-range columns.
-            const int64_t shift = kx - p.padx0;
-            const int64_t lo = std::max<int64_t>(0, -shift);
-            const int64_t hi = std::min<int64_t>(OW, W - shift);
-            const A w = fr[kx];
-            A* __restrict a = acc.data();
-            for (int64_t ox = lo; ox < hi; ++ox)
-              a[ox] += w * static_cast<A>(xr[ox + shift]);
-          }
-        }
-      } else {
-        for (int64_t ox = 0; ox < OW; ++ox) {
-          const int32_t c0 = plan.cols.start[ox], cn = plan.cols.count[ox];
-          A s = A(0);
-          for (int32_t r = r0; r < r0 + rn; ++r) {
-            const T* xr = xc + plan.rows.i[r] * W;
-            const A* fr =
-              plan.filter.data() + static_cast<int64_t>(plan.rows.k[r]) * p.fw;
-            for (int32_t q = c0; q < c0 + cn; ++q)
-              s += fr[plan.cols.k[q]] * static_cast<A>(xr[plan.cols.i[q]]);
-          }
-          acc[ox] = s;
-        }
-      }
-      for (int64_t ox = 0; ox < OW; ++ox) yr[ox] = static_cast<T>(acc[ox]);
+    std::vector<A> acc(p.out_w);
+#if SG2_CPU_DISPATCH
+    if (avx2) {
+      UpFirDn2dRowsNCHWAvx2<T>(p, plan, x, y, acc.data(), u0, u1);
+      return;
     }
+#endif
+    (void)avx2;
+    UpFirDn2dRowsNCHW<T>(p, plan, x, y, acc.data(), u0, u1);
   });
 }
 

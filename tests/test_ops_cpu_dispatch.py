@@ -1,0 +1,84 @@
+"""The compiled CPU loops exist twice (AVX baseline and AVX2+FMA, chosen at run time: see SG2_CPU_DISPATCH in
+custom_ops/cc/kernels/sg2_common.h). Both copies must give bit-identical outputs and gradients, and on a CPU with
+AVX2 and FMA (this project's machines) the AVX2 copy must be the one that runs."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Computes every op/dtype/layout case in one process and writes them to an npz; prints cpu_loops().
+_PROBE = r'''
+import sys
+import numpy as np
+import tensorflow as tf
+from stylegan2_tf import ops
+out = {}
+rng = np.random.RandomState(0)
+for dt in ("float32", "bfloat16", "float16", "float64"):
+    x = tf.cast(rng.randn(3, 9, 11, 37) * 3, dt)      # odd sizes: vector loops plus their scalar tails
+    b = tf.cast(rng.randn(37), dt)
+    dy = tf.cast(rng.randn(3, 9, 11, 37), dt)
+    for act, clamp in (("lrelu", None), ("lrelu", 2.5), ("linear", None), ("tanh", 1.0), ("swish", None)):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = ops.bias_act(x, b, act=act, clamp=clamp, impl="custom")
+        out[f"bias_act/{dt}/{act}/{clamp}"] = tf.cast(y, tf.float64).numpy()
+        out[f"bias_act_grad/{dt}/{act}/{clamp}"] = tf.cast(tape.gradient(y, x, dy), tf.float64).numpy()
+    xn = tf.transpose(x, [0, 3, 1, 2])
+    for name, kw in (("up", dict(up=2, padding=(2, 1))), ("down", dict(down=2, padding=1)),
+                     ("blur", dict(padding=(2, 1))), ("updown", dict(up=2, down=2, padding=1))):
+        f = ops.setup_filter([1, 3, 3, 1])
+        for fmt, xi in (("NHWC", x), ("NCHW", xn)):
+            with tf.GradientTape() as tape:
+                tape.watch(xi)
+                y = ops.upfirdn2d(xi, f, data_format=fmt, impl="custom", **kw)
+            out[f"upfirdn2d/{dt}/{name}/{fmt}"] = tf.cast(y, tf.float64).numpy()
+            out[f"upfirdn2d_grad/{dt}/{name}/{fmt}"] = tf.cast(
+                tape.gradient(y, xi, tf.ones_like(y) * tf.cast(0.5, y.dtype)), tf.float64).numpy()
+np.savez(sys.argv[1], **out)
+print(ops.cpu_loops())
+'''
+
+
+def _run(tmp_path, name, baseline):
+    env = dict(os.environ, SG2_REQUIRE_OPS="1", CUDA_VISIBLE_DEVICES="-1", TF_CPP_MIN_LOG_LEVEL="2")
+    env.pop("SG2_CPU_BASELINE", None)
+    if baseline:
+        env["SG2_CPU_BASELINE"] = "1"
+    path = str(tmp_path / f"{name}.npz")
+    p = subprocess.run([sys.executable, "-c", _PROBE, path], cwd=ROOT, env=env, capture_output=True, text=True,
+                       timeout=600)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-4000:]
+    return p.stdout.strip().splitlines()[-1], dict(np.load(path))
+
+
+def _cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def test_avx2_and_baseline_loops_agree_bit_for_bit(tmp_path):
+    from stylegan2_tf import ops
+    if not ops.custom_ops_available():
+        pytest.fail(f"the compiled ops are required here: {ops.load_error()}")
+    loops_fast, fast = _run(tmp_path, "fast", baseline=False)
+    loops_base, base = _run(tmp_path, "base", baseline=True)
+    assert loops_base == "baseline"
+    flags = _cpu_flags()
+    expected = "avx2" if {"avx2", "fma"} <= flags else "baseline"
+    assert loops_fast == expected, (loops_fast, sorted(flags & {"avx", "avx2", "fma"}))
+    assert sorted(fast) == sorted(base) and len(fast) == 4 * 5 * 2 + 4 * 4 * 2 * 2
+    differing = {k: float(np.max(np.abs(fast[k] - base[k]))) for k in fast
+                 if not np.array_equal(fast[k], base[k], equal_nan=True)}
+    assert not differing, json.dumps(differing, indent=1)
