@@ -55,6 +55,8 @@ def bench(name, impl, precisions, steps, batch, num_fp16_res):
         if len(runs) > 1:
             out['interleaved_with'] = [p for p in precisions if p != out['precision']]
         out['device'] = 'GPU' if tf.config.list_logical_devices('GPU') else 'CPU'
+        from stylegan2_tf.ops import cpu_loops
+        out['cpu_loops'] = cpu_loops()  # which copy of the compiled CPU loops ran
         results.append(out)
     return results
 

@@ -126,6 +126,8 @@ def bench(name, impl, steps, batch_override=None, precisions=('fp32',), num_fp16
             if trainer.loss_scales:
                 out['skipped_phases'] = {k: int(v.skipped.numpy()) for k, v in trainer.loss_scales.items()}
             out['device'] = 'GPU' if tf.config.list_logical_devices('GPU') else 'CPU'
+            from stylegan2_tf.ops import cpu_loops
+            out['cpu_loops'] = cpu_loops()  # which copy of the compiled CPU loops ran
             results.append(out)
     return results
 

@@ -73,7 +73,13 @@ def _run(cmd: Sequence[str], verbose: bool) -> None:
 def tf_flags() -> Dict[str, List[str]]:
     """TensorFlow's compile and link flags (from tf.sysconfig)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf  # pylint: disable=import-outside-toplevel
+    # Through the package's filter for TensorFlow's load-time log lines, loaded by path: importing the stylegan2_tf
+    # package itself would try to load the library being built.
+    import importlib.util  # pylint: disable=import-outside-toplevel
+    spec = importlib.util.spec_from_file_location("_sg2_tf_import", ROOT / "stylegan2_tf" / "_tf_import.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    tf = module.import_tensorflow()
 
     return {"compile": list(tf.sysconfig.get_compile_flags()),
             "link": list(tf.sysconfig.get_link_flags())}

@@ -1,6 +1,6 @@
-"""The compiled CPU loops exist twice (AVX baseline and AVX2+FMA, chosen at run time: see SG2_CPU_DISPATCH in
-custom_ops/cc/kernels/sg2_common.h). Both copies must give bit-identical outputs and gradients, and on a CPU with
-AVX2 and FMA (this project's machines) the AVX2 copy must be the one that runs."""
+"""The compiled CPU loops exist three times (AVX baseline, AVX2+FMA, AVX-512), chosen at run time: see
+SG2_CPU_DISPATCH in custom_ops/cc/kernels/sg2_common.h. All copies must give bit-identical outputs and gradients, and
+the widest copy the CPU supports must be the one that runs (AVX-512 on this project's Xeons)."""
 import json
 import os
 import subprocess
@@ -45,11 +45,11 @@ print(ops.cpu_loops())
 '''
 
 
-def _run(tmp_path, name, baseline):
+def _run(tmp_path, name, cap):
     env = dict(os.environ, SG2_REQUIRE_OPS="1", CUDA_VISIBLE_DEVICES="-1", TF_CPP_MIN_LOG_LEVEL="2")
-    env.pop("SG2_CPU_BASELINE", None)
-    if baseline:
-        env["SG2_CPU_BASELINE"] = "1"
+    env.pop("SG2_CPU_LOOPS", None)
+    if cap:
+        env["SG2_CPU_LOOPS"] = cap
     path = str(tmp_path / f"{name}.npz")
     p = subprocess.run([sys.executable, "-c", _PROBE, path], cwd=ROOT, env=env, capture_output=True, text=True,
                        timeout=600)
@@ -68,17 +68,20 @@ def _cpu_flags():
     return set()
 
 
-def test_avx2_and_baseline_loops_agree_bit_for_bit(tmp_path):
+def test_every_copy_of_the_cpu_loops_gives_the_same_bits(tmp_path):
     from stylegan2_tf import ops
     if not ops.custom_ops_available():
         pytest.fail(f"the compiled ops are required here: {ops.load_error()}")
-    loops_fast, fast = _run(tmp_path, "fast", baseline=False)
-    loops_base, base = _run(tmp_path, "base", baseline=True)
-    assert loops_base == "baseline"
     flags = _cpu_flags()
-    expected = "avx2" if {"avx2", "fma"} <= flags else "baseline"
-    assert loops_fast == expected, (loops_fast, sorted(flags & {"avx", "avx2", "fma"}))
-    assert sorted(fast) == sorted(base) and len(fast) == 4 * 5 * 2 + 4 * 4 * 2 * 2
-    differing = {k: float(np.max(np.abs(fast[k] - base[k]))) for k in fast
-                 if not np.array_equal(fast[k], base[k], equal_nan=True)}
-    assert not differing, json.dumps(differing, indent=1)
+    widest = ("avx512" if {"avx2", "fma", "avx512f", "avx512bw", "avx512vl"} <= flags
+              else "avx2" if {"avx2", "fma"} <= flags else "baseline")
+    loops_base, base = _run(tmp_path, "base", "baseline")
+    assert loops_base == "baseline"
+    assert sorted(base) and len(base) == 4 * 5 * 2 + 4 * 4 * 2 * 2
+    for cap, expected in ((None, widest), ("avx2", "avx2" if widest != "baseline" else "baseline")):
+        loops, got = _run(tmp_path, cap or "widest", cap)
+        assert loops == expected, (cap, loops, sorted(flags & {"avx", "avx2", "fma", "avx512f", "avx512bw"}))
+        assert sorted(got) == sorted(base)
+        differing = {k: float(np.max(np.abs(got[k] - base[k]))) for k in got
+                     if not np.array_equal(got[k], base[k], equal_nan=True)}
+        assert not differing, (loops, json.dumps(differing, indent=1))

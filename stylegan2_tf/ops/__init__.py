@@ -6,7 +6,7 @@
     conv2d_resample                      convolution with optional fused 2x FIR up/downsampling (what layers call)
     upsample_conv2d, conv_downsample2d, grouped_upsample_conv2d   its fused forms
     custom_ops_available()               whether the compiled library loads
-    cpu_loops()                          which copy of the compiled CPU loops runs ('avx2' or 'baseline')
+    cpu_loops()                          which copy of the compiled CPU loops runs ('avx512', 'avx2', 'baseline')
 
 Every op takes impl='auto' | 'custom' | 'ref'.
 """

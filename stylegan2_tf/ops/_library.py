@@ -71,8 +71,9 @@ def load_error() -> Optional[str]:
 
 
 def cpu_loops() -> Optional[str]:
-    """Which copy of the compiled CPU loops runs here: 'avx2' (the CPU has AVX2 and FMA) or 'baseline' (AVX only,
-    or SG2_CPU_BASELINE=1 in the environment); None without the library. Both give identical numbers."""
+    """Which copy of the compiled CPU loops runs here: 'avx512' (the CPU has AVX-512 F/BW/VL), 'avx2' (AVX2 and FMA)
+    or 'baseline' (AVX); None without the library. SG2_CPU_LOOPS=baseline|avx2 in the environment caps the choice.
+    All copies give identical numbers."""
     path = library_path()
     if path is None:
         return None

@@ -227,28 +227,13 @@ SG2_ALWAYS_INLINE void BiasActRange(const BiasActParams& p, const T* dy,
   }
 }
 
-// BiasActRange compiled with AVX2 + FMA (see SG2_CPU_DISPATCH), and the
-// choice between the two copies.
-#if SG2_CPU_DISPATCH
-template <Act kAct, bool kGrad, bool kClamp, typename T>
-SG2_TARGET_AVX2 void BiasActRangeAvx2(const BiasActParams& p, const T* dy,
-                                      const T* x, const T* b, T* y,
-                                      int64_t begin, int64_t end) {
-  BiasActRange<kAct, kGrad, kClamp, T>(p, dy, x, b, y, begin, end);
-}
-#endif
-
-template <Act kAct, bool kGrad, bool kClamp, typename T>
-void BiasActRangeBest(const BiasActParams& p, const T* dy, const T* x,
-                      const T* b, T* y, int64_t begin, int64_t end) {
-#if SG2_CPU_DISPATCH
-  if (CpuUseAvx2()) {
-    BiasActRangeAvx2<kAct, kGrad, kClamp, T>(p, dy, x, b, y, begin, end);
-    return;
-  }
-#endif
-  BiasActRange<kAct, kGrad, kClamp, T>(p, dy, x, b, y, begin, end);
-}
+// BiasActRangeAvx2/Avx512: BiasActRange compiled for wider vectors;
+// BiasActRangeBest runs the copy this CPU supports (see SG2_CPU_DISPATCH).
+SG2_CPU_LOOP_COPIES(BiasActRange, (Act kAct, bool kGrad, bool kClamp, typename T),
+                    (kAct, kGrad, kClamp, T),
+                    (const BiasActParams& p, const T* dy, const T* x, const T* b,
+                     T* y, int64_t begin, int64_t end),
+                    (p, dy, x, b, y, begin, end))
 
 template <Act kAct, bool kGrad, typename T, typename PF>
 void BiasActCpuRun(const BiasActParams& p, const T* dy, const T* x,

@@ -160,8 +160,8 @@ SG2_FOR_EACH_KERNEL(SG2_REGISTER)
 }  // namespace
 }  // namespace sg2
 
-// Which copy of the CPU loops runs in this process ("avx2" or "baseline"; see
-// SG2_CPU_DISPATCH), for stylegan2_tf.ops.cpu_loops() via ctypes.
+// Which copy of the CPU loops runs in this process ("avx512", "avx2" or
+// "baseline"; see SG2_CPU_DISPATCH), for stylegan2_tf.ops.cpu_loops().
 extern "C" __attribute__((visibility("default"))) const char* Sg2CpuLoops() {
-  return sg2::CpuUseAvx2() ? "avx2" : "baseline";
+  return sg2::CpuLoopsName(sg2::CpuLoopsHere());
 }

@@ -24,20 +24,23 @@
 
 // Runtime ISA dispatch for the CPU functors. The library is compiled for AVX,
 // which TensorFlow's x86-64 wheels already require; the hot loops are also
-// compiled a second time with AVX2 + FMA (GCC's target attribute on a
-// wrapper into which the loop is force-inlined) and that copy runs on CPUs
-// that have them. AVX2 matters most for the 16-bit types, whose bit-level
-// conversions AVX vectorizes only 128 bits wide. The two copies give identical
-// results: floating-point contraction stays off (ISO C++ mode and
-// -ffp-contract=off), so no multiply-add is fused in either.
+// compiled with AVX2 + FMA and with AVX-512 (F, BW, VL; 512-bit vectors) via
+// GCC's target attribute on wrappers into which the loop is force-inlined
+// (SG2_CPU_LOOP_COPIES), and the widest copy this CPU supports runs. The wider
+// copies matter most for the 16-bit types, whose bit-level conversions AVX
+// vectorizes only 128 bits wide. All copies give identical results:
+// floating-point contraction stays off (ISO C++ mode and -ffp-contract=off),
+// so no multiply-add is fused in any of them, and the loops vectorize across
+// independent elements (channels or columns), never reordering a sum.
 #if defined(__GNUC__) && !defined(__CUDACC__) && defined(__x86_64__)
 #define SG2_CPU_DISPATCH 1
 #define SG2_ALWAYS_INLINE inline __attribute__((always_inline))
 #define SG2_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define SG2_TARGET_AVX512 \
+  __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,prefer-vector-width=512")))
 #else
 #define SG2_CPU_DISPATCH 0
 #define SG2_ALWAYS_INLINE inline
-#define SG2_TARGET_AVX2
 #endif
 
 // Same declaration as CUDA's driver_types.h, so launcher declarations need no
@@ -110,22 +113,86 @@ inline void SerialFor(int64_t total, int64_t /*cost_per_unit*/,
   if (total > 0) fn(0, total);
 }
 
-// Whether the AVX2 copies of the CPU loops run here (decided once per
-// process). SG2_CPU_BASELINE=1 in the environment forces the AVX copies, for
+// Which copy of the CPU loops runs in this process (decided once). The
+// environment variable SG2_CPU_LOOPS=baseline|avx2|avx512 caps the choice, for
 // comparisons and tests.
-inline bool CpuUseAvx2() {
+enum class CpuLoops : int { kBaseline = 0, kAvx2 = 1, kAvx512 = 2 };
+
+inline CpuLoops CpuLoopsHere() {
 #if SG2_CPU_DISPATCH
-  static const bool use = [] {
-    const char* e = std::getenv("SG2_CPU_BASELINE");
-    if (e != nullptr && *e != '\0' && std::strcmp(e, "0") != 0) return false;
+  static const CpuLoops loops = [] {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    CpuLoops best = CpuLoops::kBaseline;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+      best = CpuLoops::kAvx2;
+      if (__builtin_cpu_supports("avx512f") &&
+          __builtin_cpu_supports("avx512bw") &&
+          __builtin_cpu_supports("avx512vl")) {
+        best = CpuLoops::kAvx512;
+      }
+    }
+    const char* cap = std::getenv("SG2_CPU_LOOPS");
+    if (cap != nullptr) {
+      CpuLoops limit = CpuLoops::kAvx512;
+      if (std::strcmp(cap, "baseline") == 0) limit = CpuLoops::kBaseline;
+      if (std::strcmp(cap, "avx2") == 0) limit = CpuLoops::kAvx2;
+      if (static_cast<int>(limit) < static_cast<int>(best)) best = limit;
+    }
+    return best;
   }();
-  return use;
+  return loops;
 #else
-  return false;
+  return CpuLoops::kBaseline;
 #endif
 }
+
+inline const char* CpuLoopsName(CpuLoops loops) {
+  switch (loops) {
+    case CpuLoops::kAvx512:
+      return "avx512";
+    case CpuLoops::kAvx2:
+      return "avx2";
+    default:
+      return "baseline";
+  }
+}
+
+// Defines NAME##Avx2 and NAME##Avx512: copies of the always-inline function
+// template NAME (template parameters TPARAMS, passed on as TARGS; parameters
+// PARAMS, passed on as ARGS) compiled for those instruction sets, and
+// NAME##Best, which calls the copy CpuLoopsHere() chooses.
+#if SG2_CPU_DISPATCH
+#define SG2_CPU_LOOP_COPIES(NAME, TPARAMS, TARGS, PARAMS, ARGS)       \
+  template <SG2_UNPAREN TPARAMS>                                      \
+  SG2_TARGET_AVX2 void NAME##Avx2(SG2_UNPAREN PARAMS) {               \
+    NAME<SG2_UNPAREN TARGS>(SG2_UNPAREN ARGS);                        \
+  }                                                                   \
+  template <SG2_UNPAREN TPARAMS>                                      \
+  SG2_TARGET_AVX512 void NAME##Avx512(SG2_UNPAREN PARAMS) {           \
+    NAME<SG2_UNPAREN TARGS>(SG2_UNPAREN ARGS);                        \
+  }                                                                   \
+  template <SG2_UNPAREN TPARAMS>                                      \
+  void NAME##Best(SG2_UNPAREN PARAMS) {                               \
+    switch (CpuLoopsHere()) {                                         \
+      case CpuLoops::kAvx512:                                         \
+        NAME##Avx512<SG2_UNPAREN TARGS>(SG2_UNPAREN ARGS);            \
+        return;                                                       \
+      case CpuLoops::kAvx2:                                           \
+        NAME##Avx2<SG2_UNPAREN TARGS>(SG2_UNPAREN ARGS);              \
+        return;                                                       \
+      default:                                                        \
+        NAME<SG2_UNPAREN TARGS>(SG2_UNPAREN ARGS);                    \
+    }                                                                 \
+  }
+#else
+#define SG2_CPU_LOOP_COPIES(NAME, TPARAMS, TARGS, PARAMS, ARGS)       \
+  template <SG2_UNPAREN TPARAMS>                                      \
+  void NAME##Best(SG2_UNPAREN PARAMS) {                               \
+    NAME<SG2_UNPAREN TARGS>(SG2_UNPAREN ARGS);                        \
+  }
+#endif
+#define SG2_UNPAREN_(...) __VA_ARGS__
+#define SG2_UNPAREN SG2_UNPAREN_
 
 // Floor division for possibly negative numerators (positive d).
 inline int64_t FloorDiv(int64_t n, int64_t d) {

@@ -178,21 +178,20 @@ SG2_ALWAYS_INLINE void UpFirDn2dRowsNCHW(
   }
 }
 
-// The row loops compiled with AVX2 + FMA (see SG2_CPU_DISPATCH).
-#if SG2_CPU_DISPATCH
-template <typename T>
-SG2_TARGET_AVX2 void UpFirDn2dRowsNHWCAvx2(
-    const UpFirDn2dParams& p, const CpuPlan<typename AccType<T>::type>& plan,
-    const T* x, T* y, typename AccType<T>::type* buf, int64_t u0, int64_t u1) {
-  UpFirDn2dRowsNHWC<T>(p, plan, x, y, buf, u0, u1);
-}
-template <typename T>
-SG2_TARGET_AVX2 void UpFirDn2dRowsNCHWAvx2(
-    const UpFirDn2dParams& p, const CpuPlan<typename AccType<T>::type>& plan,
-    const T* x, T* y, typename AccType<T>::type* acc, int64_t u0, int64_t u1) {
-  UpFirDn2dRowsNCHW<T>(p, plan, x, y, acc, u0, u1);
-}
-#endif
+// Copies of the row loops for wider vectors; *Best runs the one this CPU
+// supports (see SG2_CPU_DISPATCH).
+SG2_CPU_LOOP_COPIES(UpFirDn2dRowsNHWC, (typename T), (T),
+                    (const UpFirDn2dParams& p,
+                     const CpuPlan<typename AccType<T>::type>& plan, const T* x,
+                     T* y, typename AccType<T>::type* buf, int64_t u0,
+                     int64_t u1),
+                    (p, plan, x, y, buf, u0, u1))
+SG2_CPU_LOOP_COPIES(UpFirDn2dRowsNCHW, (typename T), (T),
+                    (const UpFirDn2dParams& p,
+                     const CpuPlan<typename AccType<T>::type>& plan, const T* x,
+                     T* y, typename AccType<T>::type* acc, int64_t u0,
+                     int64_t u1),
+                    (p, plan, x, y, acc, u0, u1))
 
 template <typename T, typename PF>
 void UpFirDn2dCpuNHWC(const UpFirDn2dParams& p, const T* x, const T* f,
@@ -200,18 +199,10 @@ void UpFirDn2dCpuNHWC(const UpFirDn2dParams& p, const T* x, const T* f,
   using A = typename AccType<T>::type;
   const CpuPlan<A> plan(p, f);
   const int64_t cost = p.out_w * p.channels * (2 * plan.taps + 1);
-  const bool avx2 = CpuUseAvx2();
   parallel_for(p.batch * p.out_h, cost, [&](int64_t u0, int64_t u1) {
     std::vector<A> buf;
     if (!std::is_same<T, A>::value) buf.resize(p.channels);
-#if SG2_CPU_DISPATCH
-    if (avx2) {
-      UpFirDn2dRowsNHWCAvx2<T>(p, plan, x, y, buf.data(), u0, u1);
-      return;
-    }
-#endif
-    (void)avx2;
-    UpFirDn2dRowsNHWC<T>(p, plan, x, y, buf.data(), u0, u1);
+    UpFirDn2dRowsNHWCBest<T>(p, plan, x, y, buf.data(), u0, u1);
   });
 }
 
@@ -220,18 +211,10 @@ void UpFirDn2dCpuNCHW(const UpFirDn2dParams& p, const T* x, const T* f,
                       T* y, PF&& parallel_for) {
   using A = typename AccType<T>::type;
   const CpuPlan<A> plan(p, f);
-  const bool avx2 = CpuUseAvx2();
   parallel_for(p.batch * p.channels * p.out_h, p.out_w * (2 * plan.taps + 1),
                [&](int64_t u0, int64_t u1) {
     std::vector<A> acc(p.out_w);
-#if SG2_CPU_DISPATCH
-    if (avx2) {
-      UpFirDn2dRowsNCHWAvx2<T>(p, plan, x, y, acc.data(), u0, u1);
-      return;
-    }
-#endif
-    (void)avx2;
-    UpFirDn2dRowsNCHW<T>(p, plan, x, y, acc.data(), u0, u1);
+    UpFirDn2dRowsNCHWBest<T>(p, plan, x, y, acc.data(), u0, u1);
   });
 }
 
