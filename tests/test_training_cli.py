@@ -34,6 +34,10 @@ def _folder(path, n=8, res=8, labels=False):
             json.dump({'labels': [[f'{i}.png', i % 2] for i in range(n)]}, f)
 
 
+# The small-dataset options of the end-to-end run: ADA from p 0.2 adjusted every step, 6 of the 8 images, freeze-D.
+SMALL = ['--aug=ada', '--p=0.2', '--ada_interval=1', '--ada_kimg=1', '--subset=6', '--freezed=1']
+
+
 def test_train_cli_end_to_end(tmp_path):
     data = str(tmp_path / 'imgs')
     _folder(data, labels=True)
@@ -41,10 +45,10 @@ def test_train_cli_end_to_end(tmp_path):
     # 2 steps of 4 images: step 0 runs both regularizers, step 1 neither; one tick per step, snapshot each tick.
     # Metrics at every snapshot (random feature-network weights: exercises the path, numbers not comparable).
     p = _train(['--data', data, '--outdir', out, '--total_kimg=0.008', '--kimg_per_tick=0.004', '--snap=1',
-                '--cond', '--metrics=kid50k_full', '--metrics_num_gen=8', '--metrics_allow_random_weights'] + TINY,
-               STYLEGAN2_TF_CACHE=str(tmp_path / 'cache'))
+                '--cond', '--metrics=kid50k_full', '--metrics_num_gen=8', '--metrics_allow_random_weights'] + TINY
+               + SMALL, STYLEGAN2_TF_CACHE=str(tmp_path / 'cache'))
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-5000:]
-    assert 'tick 2' in p.stdout and 'img/s' in p.stdout
+    assert 'tick 2' in p.stdout and 'img/s' in p.stdout and 'augment 0.' in p.stdout
     # The progress output between ticks is clean: no TensorFlow/absl INFO lines (the checkpoint saver used to print
     # "Sharding callback duration" at every checkpoint), and none before them either: the oneDNN notice TensorFlow
     # prints while it loads, before TF_CPP_MIN_LOG_LEVEL applies, is filtered by stylegan2_tf._tf_import.
@@ -62,14 +66,22 @@ def test_train_cli_end_to_end(tmp_path):
     recs = [json.loads(line) for line in open(os.path.join(out, 'stats.jsonl'))]
     assert len(recs) == 2 and recs[-1]['step'] == 2
     assert 'Loss/r1_penalty' in recs[0] and 'Loss/pl_penalty' in recs[0] and 'Loss/G/loss' in recs[1]
+    # p moved by +-0.004 per step (batch 4 / ada_kimg 1; one step per tick), from the signs of D's real logits.
+    ps = [0.2] + [r['Progress/augment'] for r in recs]
+    assert all(abs(abs(b - a) - 0.004) < 1e-6 for a, b in zip(ps, ps[1:])), ps
+    assert all(-1 <= r['Loss/signs/real'] <= 1 for r in recs)
+    options = json.load(open(os.path.join(out, 'training_options.json')))
+    assert (options['subset'], options['freezed'], options['aug']) == (6, 1, 'ada')
     from stylegan2_tf.serialization import load_network
     net = load_network(os.path.join(out, 'network-snapshot-000000.npz'))
     assert net.G_ema.c_dim == 2 and net.G_ema.img_resolution == 8
+    assert net.metadata['augment_pipe']['kwargs']['xflip'] == 1
+    assert abs(net.metadata['augment_pipe']['p'] - recs[-1]['Progress/augment']) < 1e-6  # (written again at tick 2)
     # Done: running again with --resume auto restores step 2 and has nothing left to do.
-    p = _train(['--data', data, '--outdir', out, '--total_kimg=0.008', '--cond'] + TINY)
+    p = _train(['--data', data, '--outdir', out, '--total_kimg=0.008', '--cond'] + TINY + SMALL)
     assert p.returncode == 0 and 'resumed from' in p.stdout and 'ckpt-2' in p.stdout, p.stdout + p.stderr[-3000:]
     # Network flags changed for the same run directory: refused.
-    p = _train(['--data', data, '--outdir', out, '--total_kimg=0.016', '--cond'] + TINY + ['--fmap_max=16'])
+    p = _train(['--data', data, '--outdir', out, '--total_kimg=0.016', '--cond'] + TINY + SMALL + ['--fmap_max=16'])
     assert p.returncode == 2 and 'other network settings' in p.stderr, p.stderr[-3000:]
     # Fine-tuning from the snapshot on data of another resolution fails before training, naming the problem.
     data16 = str(tmp_path / 'imgs16')
@@ -93,6 +105,13 @@ def test_train_cli_bad_input(tmp_path):
     assert p.returncode == 2 and '--grid must be' in p.stderr, p.stderr[-2000:]
     p = _train(['--data', data, '--outdir', str(tmp_path / 'e'), '--metrics=fid1k'] + TINY)
     assert p.returncode == 2 and 'unknown --metrics' in p.stderr, p.stderr[-2000:]
+    # Small-dataset flags (the rest of their checks: tests/test_small_datasets.py).
+    p = _train(['--data', data, '--outdir', str(tmp_path / 'g'), '--aug=fixed'] + TINY)
+    assert p.returncode == 2 and p.stderr.strip() == 'error: --aug=fixed needs --p (the constant augmentation ' \
+        'strength)', p.stderr[-2000:]
+    p = _train(['--data', data, '--outdir', str(tmp_path / 'h'), '--freezed=9'] + TINY)
+    assert p.returncode == 2 and 'error: --freezed=9: this discriminator has 4 layers above 4x4' in p.stderr and \
+        'Traceback' not in p.stderr, p.stderr[-2000:]
     # A metric without its feature-network weights stops the run before training (no checkpoint, no snapshot).
     out = tmp_path / 'f'
     p = _train(['--data', data, '--outdir', str(out), '--metrics=fid50k_full',
@@ -124,15 +143,19 @@ def test_fine_tuning_from_a_snapshot_and_from_an_official_pickle(tmp_path):
     G = Generator(z_dim=8, w_dim=8, mapping_layers=1, name='G', **net)
     G_ema = Generator(z_dim=8, w_dim=8, mapping_layers=1, name='G_ema', **net)
     D = Discriminator(mbstd_group_size=2, name='D', **net)
-    save_network(snapshot, G=G, D=D, G_ema=G_ema)
+    save_network(snapshot, G=G, D=D, G_ema=G_ema, metadata={'augment_pipe': {'p': 0.3, 'kwargs': {'xflip': 1}}})
     pickle_path = str(tmp_path / 'source.pkl')
     with open(pickle_path, 'wb') as f:
         f.write(make_official_pickle(seed=5, resolution=8)[0])
-    for name, source in (('snapshot', snapshot), ('pickle', pickle_path)):
+    for name, source, p0 in (('snapshot', snapshot, 0.3), ('pickle', pickle_path, 0.0)):
         out = str(tmp_path / f'ft-{name}')
+        # Transfer learning with ADA: p continues from the file's augment pipe (0 without one), ada_kimg is 100.
         p = _train(['--data', data, '--outdir', out, '--resume', source, '--total_kimg=0.008', '--kimg_per_tick=0.004',
-                    '--snap=1', '--batch=4', '--grid=2x2', '--seed=3', '--impl=ref'])
+                    '--snap=1', '--batch=4', '--grid=2x2', '--seed=3', '--impl=ref', '--aug=ada'])
         assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-5000:]
+        assert json.load(open(os.path.join(out, 'training_options.json')))['ada_kimg'] == 100
+        first = json.loads(open(os.path.join(out, 'stats.jsonl')).readline())
+        assert abs(first['Progress/augment'] - p0) < 1e-6, (name, first['Progress/augment'])
         want = _grid_of(load_network(source, impl='ref').G_ema, 3, 2, 2)
         got = np.asarray(PIL.Image.open(os.path.join(out, 'fakes_init.png')))
         np.testing.assert_array_equal(got.reshape(want.shape), want, err_msg=name)

@@ -128,19 +128,22 @@ def test_multi_worker_equals_single_device(tmp_path):
 
 def test_interrupt_and_resume_equals_uninterrupted(tmp_path):
     # 4 steps, checkpoint every 2 steps (tick = 2 * BATCH images). The interrupted run stops after 3 steps (its last
-    # checkpoint is at step 2) and is resumed with --resume auto. Op determinism on: equal bit for bit.
-    _run(_args(tmp_path / 'full', 1, 4, mode='exact'))
-    _run(_args(tmp_path / 'part', 1, 4, mode='exact', max_steps=3))
+    # checkpoint is at step 2) and is resumed with --resume auto. Op determinism on: equal bit for bit. The run
+    # augments D's inputs with ADA adjusting p after every step (--ada_interval 1, a fast --ada_kimg), so the
+    # augmentation draws, p and the controller's running sums resume exactly too.
+    _run(_args(tmp_path / 'full', 1, 4, mode='exact-ada'))
+    _run(_args(tmp_path / 'part', 1, 4, mode='exact-ada', max_steps=3))
     assert os.path.isfile(tmp_path / 'part' / 'checkpoints' / 'ckpt-2.index')
     assert not os.path.exists(tmp_path / 'part' / 'weights.npz')
     # A checkpoint that was being written when the process died (files, but not in the state file).
     with open(tmp_path / 'part' / 'checkpoints' / 'ckpt-3.index', 'wb') as f:
         f.write(b'partial')
-    p = _run(_args(tmp_path / 'part', 1, 4, mode='exact'))
+    p = _run(_args(tmp_path / 'part', 1, 4, mode='exact-ada'))
     assert 'resumed from' in p.stdout and 'ckpt-2' in p.stdout
     assert not os.path.exists(tmp_path / 'part' / 'checkpoints' / 'ckpt-3.index')  # cleaned up
     full, part = _load(tmp_path / 'full' / 'weights.npz'), _load(tmp_path / 'part' / 'weights.npz')
     assert full['step'] == 4 and part['step'] == 4
+    assert abs(float(full['augment_p']) - ADA['p']) > 0.1    # p moved (by 0.08 per step)
     _assert_same(full, part, exact=True, skip=('batches',))
     # Grids and logs were written.
     for name in ('reals.png', 'fakes_init.png', 'fakes000000.png', 'stats.jsonl', 'log.txt', 'training_options.json'):
@@ -188,6 +191,19 @@ def test_growing_resume_mid_fade_equals_uninterrupted(tmp_path):
     assert any(f'lod 0.{d}' in log for d in range(1, 10)), log
 
 
+def test_mirrored_ada_takes_the_sign_statistic_over_all_replicas(tmp_path):
+    # Two replicas with ADA: each step's r_t counts the real logits of both replicas (8 per D pass, 16 when R1 runs),
+    # and p follows the controller's rule from it after every step (ada_interval 1).
+    _run(_args(tmp_path / 'two', 2, 3, mode='ada'))
+    rec = _load(tmp_path / 'two' / 'ada.npz')
+    np.testing.assert_array_equal(rec['count'], [2 * BATCH, BATCH, BATCH])        # Dreg every 3 steps: step 0
+    p = ADA['p']
+    for rt, p_after in zip(rec['rt'], rec['p']):
+        assert -1 <= rt <= 1 and rt * BATCH == round(rt * BATCH)
+        p = max(p + np.sign(rt - ADA['target']) * BATCH / (ADA['ada_kimg'] * 1000), 0)
+        assert abs(p_after - p) < 1e-6, (rec['rt'], rec['p'])
+
+
 def test_corrupt_latest_checkpoint_falls_back_and_nan_guard(tmp_path):
     p = _run(['nan', tmp_path / 'nan'])
     assert 'NAN-GUARD-OK' in p.stdout, p.stdout + p.stderr
@@ -196,6 +212,9 @@ def test_corrupt_latest_checkpoint_falls_back_and_nan_guard(tmp_path):
 # ------------------------------------------------------------------------------------------------------
 # Worker side.
 # ------------------------------------------------------------------------------------------------------
+
+ADA = dict(aug='ada', p=0.5, target=0.6, ada_interval=1, ada_kimg=0.1)
+
 
 def _worker_setup(num_devices, deterministic):
     import tensorflow as tf
@@ -249,6 +268,10 @@ def _state(trainer, batches=()):
     for key, opt in (('G_opt', trainer.G_opt), ('D_opt', trainer.D_opt)):
         for v in opt.variables:
             out[f'{key}/{v.path}'] = np.asarray(v.numpy())
+    if trainer.augment_pipe is not None:
+        out['augment_p'] = np.array(float(trainer.augment_pipe.p.numpy()))
+    if trainer.ada is not None:
+        out.update({f'ada_{k}': np.array(float(v.numpy())) for k, v in trainer.ada.variables().items()})
     return out
 
 
@@ -283,14 +306,27 @@ def _worker_train(outdir, num_devices, steps, tag, mode, max_steps, mbstd, n_ima
     tag, mode, max_steps = (None if a == '-' else a for a in (tag, mode, max_steps))
     exact = bool(mode) and mode.startswith('exact')
     strategy = _worker_setup(num_devices, deterministic=exact)
+    ada = bool(mode) and mode.endswith('ada')
     trainer = _trainer(strategy, outdir, total_steps=int(steps), max_steps=int(max_steps) if max_steps else None,
                        mbstd=int(mbstd), n_images=int(n_images), exact_resume=exact,
-                       growing=bool(mode) and mode.endswith('grow'))
+                       growing=bool(mode) and mode.endswith('grow'), **(ADA if ada else {}))
     os.makedirs(outdir, exist_ok=True)
     if not tag and not trainer.ckpt.all_checkpoints():
         np.savez(os.path.join(outdir, 'init.npz'), **_state(trainer))
     batches = _record(trainer, outdir)
+    ada_log = {'count': [], 'rt': [], 'p': []}
+    if ada:  # the global statistic each step hands the controller, and p after it
+        update = trainer._update_augmentation
+
+        def recorded_update(out, step, batch):
+            ada_log['count'].append(out.get('ADA/sign_count', 0.0))
+            update(out, step, batch)
+            ada_log['rt'].append(out['Loss/signs/real'])
+            ada_log['p'].append(out['Progress/augment'])
+        trainer._update_augmentation = recorded_update
     training_loop(trainer, resume='auto')
+    if ada and not max_steps:
+        np.savez(os.path.join(outdir, 'ada.npz'), **{k: np.array(v) for k, v in ada_log.items()})
     if max_steps:
         return  # "killed": no final dump
     np.savez(os.path.join(outdir, f'weights{"_" + tag if tag else ""}.npz'), **_state(trainer, batches))

@@ -18,6 +18,7 @@ machines: set TF_CONFIG on every machine and run the same command (MultiWorkerMi
 import dataclasses
 import os
 import sys
+import warnings
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
@@ -125,7 +126,12 @@ def main(argv):
     from stylegan2_tf.training.loop import training_loop
     from stylegan2_tf.training.run import build_trainer
     cfg = build_config()
-    dataset = open_dataset(FLAGS.data, mirror=FLAGS.mirror)
+    cfg.validate()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        dataset = open_dataset(FLAGS.data, mirror=FLAGS.mirror, subset=cfg.subset, subset_seed=cfg.seed)
+    for w in caught:
+        print(f'warning: --subset: {w.message}', file=sys.stderr)
     net_kwargs = dataclasses.asdict(config.from_flags(config.NetworkConfig))
     run_options = {'data': os.path.abspath(FLAGS.data),
                    'flags': {k: getattr(FLAGS, k) for k in ('num_devices', 'deterministic', 'cond')},

@@ -9,12 +9,13 @@
 
 from stylegan2_tf.data.sources import DatasetError
 from stylegan2_tf.data.dataset import (ImageDataset, TFRecordImageDataset, ArrayImageDataset,
-                                       IDXImageDataset, ImageFolderDataset, open_dataset)
+                                       IDXImageDataset, ImageFolderDataset, SubsetDataset,
+                                       open_dataset)
 from stylegan2_tf.data.convert import create_from_images, create_fashion_mnist
 from stylegan2_tf.data.tfrecords import write_tfrecord_dataset, read_manifest, verify_shards
 from stylegan2_tf.data.images import make_grid, save_gif, save_image_grid, save_png, to_pil, to_uint8
 
 __all__ = ['DatasetError', 'ImageDataset', 'TFRecordImageDataset', 'ArrayImageDataset', 'IDXImageDataset',
-           'ImageFolderDataset', 'open_dataset', 'create_from_images', 'create_fashion_mnist',
+           'ImageFolderDataset', 'SubsetDataset', 'open_dataset', 'create_from_images', 'create_fashion_mnist',
            'write_tfrecord_dataset', 'read_manifest', 'verify_shards', 'make_grid', 'save_image_grid',
            'save_gif', 'save_png', 'to_pil', 'to_uint8']

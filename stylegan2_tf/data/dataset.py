@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from typing import Iterator, Optional, Tuple
 
 import numpy as np
@@ -449,17 +450,89 @@ class ImageFolderDataset(_RandomAccessDataset):
         return out
 
 
-def open_dataset(path: str, mirror: bool = False) -> ImageDataset:
+class SubsetDataset(_RandomAccessDataset):
+    """A fixed subset of another dataset's images (``indices`` into its stored order), e.g. stylegan2-ada-pytorch's
+    --subset. Random-access datasets are read through; the images of a TFRecord dataset's subset are read once into
+    memory (a subset is meant to be small)."""
+
+    MAX_IN_MEMORY_BYTES = 8 << 30
+
+    def __init__(self, base: ImageDataset, indices, mirror: bool = False):
+        super().__init__(mirror)
+        indices = np.unique(np.asarray(indices, np.int64))
+        if len(indices) == 0 or indices[0] < 0 or indices[-1] >= base.raw_num_images:
+            raise DatasetError(f'{base.name}: subset indices must lie in [0, {base.raw_num_images})')
+        self.base, self.indices = base, indices
+        self.name = f'{base.name}[subset of {len(indices)}]'
+        self.resolution, self.num_channels, self.label_dim = base.resolution, base.num_channels, base.label_dim
+        self.raw_num_images = len(indices)
+        labels = base.class_labels()
+        self._labels = None if labels is None else labels[indices]
+        self._images = None
+        if not isinstance(base, _RandomAccessDataset):
+            size = len(indices) * base.resolution ** 2 * base.num_channels
+            if size > self.MAX_IN_MEMORY_BYTES:
+                raise DatasetError(f'{base.name}: a subset of {len(indices)} images needs {size / 2**30:.1f} GiB of '
+                                   'memory; write it as its own dataset (dataset_tool) instead')
+            self._images = self._read_subset()
+
+    def _read_subset(self) -> np.ndarray:
+        out = np.empty([self.raw_num_images, self.resolution, self.resolution, self.num_channels], np.uint8)
+        start, k = 0, 0
+        for images, _ in self.base._iterate_raw(4096, int(self.indices[-1]) + 1):
+            stop = start + len(images)
+            take = self.indices[(self.indices >= start) & (self.indices < stop)]
+            out[k:k + len(take)] = images[take - start]
+            k, start = k + len(take), stop
+        return out
+
+    def _raw_fingerprint(self):
+        return sources.sequence_fingerprint(['subset', self.base._raw_fingerprint(),
+                                             hashlib.sha256(self.indices.tobytes()).hexdigest()])
+
+    def _load(self, indices):
+        indices = np.asarray(indices, np.int64)
+        if self._images is not None:
+            return self._images[indices]
+        return self.base._load(self.indices[indices])
+
+
+def random_subset_indices(num_images: int, size: int, seed: int) -> np.ndarray:
+    """stylegan2-ada-pytorch's subset: numpy RandomState(seed) shuffles range(num_images), the first `size` are kept,
+    sorted."""
+    order = np.arange(num_images)
+    np.random.RandomState(seed).shuffle(order)
+    return np.sort(order[:size])
+
+
+def open_dataset(path: str, mirror: bool = False, subset: Optional[int] = None, subset_seed: int = 0) -> ImageDataset:
     """Open a dataset for reading.
 
     Args:
       path: a directory made by ``tools/dataset_tool.py`` (sharded TFRecords + manifest.json), its
         ``manifest.json``, a folder of images, a zip of images, or a directory of IDX files
         (Fashion-MNIST / MNIST; 28x28 is padded to 32x32).
-      mirror: add x-flipped copies (see module docstring).
+      mirror: add x-flipped copies (see module docstring), after taking the subset.
+      subset: keep a fixed random subset of this many images (chosen by ``subset_seed`` as stylegan2-ada-pytorch
+        does); at least 1; larger than the dataset warns and keeps all images.
     Raises:
       DatasetError (a ValueError) naming the path and the problem.
     """
+    if subset is None:
+        return _open(path, mirror)
+    if int(subset) < 1:
+        raise DatasetError(f'subset must be >= 1 image, got {subset}')
+    full = _open(path, mirror=False)
+    if subset >= full.raw_num_images:
+        if subset > full.raw_num_images:
+            warnings.warn(f'the subset of {subset} images is larger than {full.name} ({full.raw_num_images} images); '
+                          'training on all of them', stacklevel=2)
+        full.mirror = bool(mirror)
+        return full
+    return SubsetDataset(full, random_subset_indices(full.raw_num_images, int(subset), subset_seed), mirror=mirror)
+
+
+def _open(path: str, mirror: bool) -> ImageDataset:
     path = os.fspath(path)
     if os.path.basename(path) == tfrecords.MANIFEST_NAME and os.path.isfile(path):
         path = os.path.dirname(path) or '.'

@@ -2,7 +2,9 @@
 
 The points come from ``metric-<name>.jsonl`` (one JSON object per evaluation, written by ``report_metric``); the
 kimg of a line is its ``kimg`` field or, for lines written by ``calc_metrics.py``, the number in the snapshot name
-``network-snapshot-KKKKKK``. Lines computed with random feature-network weights are left out.
+``network-snapshot-KKKKKK``. Lines computed with random feature-network weights are left out. When the run trained
+with augmentation, its strength p (``Progress/augment`` in ``stats.jsonl``) is drawn beside the curve, on a second
+axis.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Dict, List, Optional, Tuple
 
 from stylegan2_tf.atomic_io import atomic_write_bytes
 
-__all__ = ["read_metric_log", "plot_metric", "line_kimg"]
+__all__ = ["read_metric_log", "read_stat_series", "plot_metric", "line_kimg"]
 
 _SNAPSHOT_KIMG = re.compile(r"network-snapshot-(\d+)")
 
@@ -47,6 +49,22 @@ def read_metric_log(path: str) -> Dict[str, List[Tuple[float, float]]]:
     return {k: sorted(v.items()) for k, v in series.items()}
 
 
+def read_stat_series(path: str, key: str) -> List[Tuple[float, float]]:
+    """[(kimg, value), ...] of one key of a run's stats.jsonl (ticks that lack it are skipped)."""
+    points = []
+    if not os.path.isfile(path):
+        return points
+    with open(path, encoding="utf-8") as f:
+        for raw in f:
+            try:
+                rec = json.loads(raw)
+            except ValueError:
+                continue
+            if key in rec and rec.get("kimg") is not None:
+                points.append((float(rec["kimg"]), float(rec[key])))
+    return points
+
+
 def plot_metric(run_dir: str, metric: str) -> Optional[str]:
     """Draw ``metric-<metric>.png`` from ``metric-<metric>.jsonl``; returns its path (None: nothing to plot)."""
     src = os.path.join(run_dir, f"metric-{metric}.jsonl")
@@ -68,6 +86,14 @@ def plot_metric(run_dir: str, metric: str) -> Optional[str]:
     ax.set_ylabel(metric)
     ax.set_title(f"{os.path.basename(os.path.abspath(run_dir))}: {metric}")
     ax.grid(True, alpha=0.3)
+    augment = read_stat_series(os.path.join(run_dir, "stats.jsonl"), "Progress/augment")
+    if augment:
+        ax_p = ax.twinx()
+        xs, ys = zip(*augment)
+        ax_p.plot(xs, ys, color="tab:gray", linewidth=1, label=f"augment p (last {ys[-1]:.3f})")
+        ax_p.set_ylabel("augment p")
+        ax_p.set_ylim(bottom=0)
+        ax_p.legend(fontsize=8, loc="upper center")
     ax.legend(fontsize=8)
     fig.tight_layout()
     buf = io.BytesIO()

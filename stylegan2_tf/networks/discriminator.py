@@ -156,6 +156,23 @@ class Discriminator(keras.Model):
     def nf(self, stage: int) -> int:
         return nf(stage, self.fmap_base, self.fmap_decay, self.fmap_min, self.fmap_max)
 
+    def block_layers(self) -> list:
+        """The layers of the blocks above 4x4, in stylegan2-ada-pytorch's freeze-D order: from the highest resolution
+        down, per block FromRGB (when it has one), Conv0, Conv1, Skip. The 4x4 epilogue and the label mapping are not
+        among them."""
+        return [layer for name, layer in self.blocks.items() if "x" in name and not name.startswith("4x4/")]
+
+    def freeze_layers(self, num_layers: int) -> None:
+        """Freeze-D (Mo et al. 2020, as stylegan2-ada-pytorch's --freezed): the first `num_layers` of
+        `block_layers()` become non-trainable (no gradient, no optimizer update; still in every forward pass); the
+        others trainable."""
+        layers = self.block_layers()
+        if not 0 <= int(num_layers) <= len(layers):
+            raise ValueError(f"--freezed={num_layers}: this discriminator has {len(layers)} layers above 4x4 "
+                             f"(0 to {len(layers)} can be frozen)")
+        for i, layer in enumerate(layers):
+            layer.trainable = i >= int(num_layers)
+
     def named_variables(self) -> dict:
         """Stable (official) name -> variable."""
         out = {}

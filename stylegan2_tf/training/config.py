@@ -92,6 +92,24 @@ class TrainConfig:
     ema_kimg: float = _f(10.0, 'Half-life of the generator EMA in kimg.')
     ema_rampup: Optional[float] = _f(None, 'EMA ramp-up (stylegan2-ada uses 0.05); unset = none (StyleGAN2).')
     mirror: bool = _f(False, 'Augment with random x-flips.')
+    subset: Optional[int] = _f(None, 'Train on a fixed random subset of this many images of the dataset (chosen with '
+                               '--seed, as stylegan2-ada-pytorch; before --mirror); unset = all images.')
+    # Small datasets: augmentation of everything D sees (StyleGAN2-ADA; see training/augment.py and ada.py).
+    aug: str = _f('noaug', "Augmentation of D's inputs: 'noaug' (none; the paper's configs A-F), 'ada' (adaptive "
+                  "strength p, steered to --target) or 'fixed' (constant --p).", enum=('noaug', 'ada', 'fixed'))
+    p: Optional[float] = _f(None, "Augmentation strength in [0, 1]: the constant p of --aug=fixed (required there), "
+                            "or the initial p of --aug=ada (default 0; on --resume from a snapshot or pickle that "
+                            "carries an augment pipe, its p).")
+    augpipe: Optional[str] = _f(None, 'Augmentation preset (stylegan2-ada-pytorch --augpipe); default bgc (blit, '
+                                'geom, color) with --aug=ada/fixed.',
+                                enum=('blit', 'geom', 'color', 'filter', 'noise', 'cutout', 'bg', 'bgc', 'bgcf',
+                                      'bgcfn', 'bgcfnc'))
+    target: float = _f(0.6, "ADA target of r_t = E[sign(D(real))], in [0, 1].")
+    ada_interval: int = _f(4, 'ADA: adjust p every this many minibatches.')
+    ada_kimg: Optional[float] = _f(None, 'ADA: p can change by 1 per this many kimg; default 500, or 100 when '
+                                   '--resume starts from a snapshot or pickle (as stylegan2-ada-pytorch).')
+    freezed: int = _f(0, "Freeze-D: keep D's first N layers (from the highest resolution down, as "
+                      'stylegan2-ada-pytorch counts them) fixed: no gradient, no Adam update.')
     seed: int = _f(0, 'Random seed (latents, shuffling, flips, initialisation).')
     kimg_per_tick: float = _f(4.0, 'Progress interval in kimg.')
     snap: int = _f(10, 'Ticks between network snapshots and fake grids (0 = only at the end).')
@@ -143,6 +161,29 @@ class TrainConfig:
                              f'{self.lod_initial_resolution}')
         for name in ('batch_dict', 'g_lr_dict', 'd_lr_dict'):
             parse_resolution_dict(getattr(self, name), int if name == 'batch_dict' else float, f'--{name}')
+        self._validate_augmentation()
+        if self.subset is not None and self.subset < 1:
+            raise ValueError(f'--subset must be >= 1 (the number of images to train on), got {self.subset}')
+        if self.freezed < 0:
+            raise ValueError(f'--freezed must be >= 0, got {self.freezed}')
+
+    def _validate_augmentation(self):
+        if self.p is not None and not 0 <= self.p <= 1:
+            raise ValueError(f'--p must be in [0, 1], got {self.p}')
+        if self.aug == 'fixed' and self.p is None:
+            raise ValueError('--aug=fixed needs --p (the constant augmentation strength)')
+        if self.aug == 'noaug':
+            for name in ('p', 'augpipe', 'ada_kimg'):
+                if getattr(self, name) is not None:
+                    raise ValueError(f'--{name} is set but --aug=noaug: choose --aug=ada or --aug=fixed')
+        if self.aug != 'ada' and self.ada_kimg is not None:
+            raise ValueError('--ada_kimg applies only to --aug=ada')
+        if not 0 <= self.target <= 1:
+            raise ValueError(f'--target must be in [0, 1], got {self.target}')
+        if self.ada_interval < 1:
+            raise ValueError(f'--ada_interval must be >= 1, got {self.ada_interval}')
+        if self.ada_kimg is not None and not self.ada_kimg > 0:
+            raise ValueError(f'--ada_kimg must be > 0, got {self.ada_kimg}')
 
 
 def parse_resolution_dict(text: str, value_type=float, what: str = 'dict') -> Dict[int, Any]:

@@ -124,7 +124,8 @@ def _training_loop(trainer: Trainer, resume: str, log: bool) -> Dict[str, float]
         n_tick = nimg - tick_start_nimg
         tick_stats = {k: float(np.mean(v)) for k, v in acc.items()}
         for k in acc:  # running counts and the loss scales: the value at the end of the tick, not a mean
-            if k == 'Progress/bad_steps' or k.startswith(('Progress/skipped_phases/', 'Progress/loss_scale/')):
+            if k in ('Progress/bad_steps', 'Progress/augment') or \
+                    k.startswith(('Progress/skipped_phases/', 'Progress/loss_scale/')):
                 tick_stats[k] = acc[k][-1]
         tick_stats.update({'Timing/sec_per_tick': dt, 'Timing/sec_per_kimg': dt / max(n_tick / 1000, 1e-9),
                            'Timing/img_per_sec': n_tick / max(dt, 1e-9), 'Progress/kimg': nimg / 1000,
@@ -145,7 +146,7 @@ def _training_loop(trainer: Trainer, resume: str, log: bool) -> Dict[str, float]
                     lg.image('fakes', g, nimg)
             if trainer.save_snapshot is not None:
                 trainer.save_snapshot(os.path.join(outdir, f'network-snapshot-{kimg_i:06d}'),
-                                      trainer.G, trainer.D, trainer.G_ema)
+                                      trainer.G, trainer.D, trainer.G_ema, trainer.snapshot_metadata())
         maint = time.time() - m0
         tick_stats['Timing/maintenance_sec'] = maint
         lg.scalars(tick_stats, nimg / 1000, {'tick': cur_tick, 'step': int(trainer.step.numpy())})
@@ -159,7 +160,8 @@ def _training_loop(trainer: Trainer, resume: str, log: bool) -> Dict[str, float]
             f'img/s {tick_stats["Timing/img_per_sec"]:<7.1f} maint {maint:<5.1f} '
             f'G {_fmt(tick_stats, "Loss/G/loss")} D {_fmt(tick_stats, "Loss/D/loss")} '
             f'r1 {_fmt(tick_stats, "Loss/r1_penalty")} pl_mean {_fmt(tick_stats, "Progress/pl_mean")} '
-            f'mem {tick_stats.get("Resources/peak_gpu_mem_gb", tick_stats["Resources/peak_host_mem_gb"]):.2f}GB'
+            + (f'augment {tick_stats["Progress/augment"]:<6.3f} ' if 'Progress/augment' in tick_stats else '')
+            + f'mem {tick_stats.get("Resources/peak_gpu_mem_gb", tick_stats["Resources/peak_host_mem_gb"]):.2f}GB'
             + (f' bad_steps {int(bad)}' if bad else '')
             + ''.join(f' scale_{net} {tick_stats[f"Progress/loss_scale/{net}"]:g} (skipped '
                       f'{int(tick_stats[f"Progress/skipped_phases/{net}"])})'

@@ -160,14 +160,17 @@ class StyleGAN2Loss:
     """The StyleGAN2 objectives, one method per phase term (stylegan2-ada's Gmain/Greg/Dmain/Dreg).
 
     Each term returns ``(objective, stats)``: ``objective`` is this replica's contribution to the global-batch
-    mean (scaled by its weight), ``stats`` a dict of scalars in the same convention. ``augment`` (images ->
-    images) wraps every image D sees, reals and fakes, as an augmentation pipeline does; R1 differentiates with
-    respect to the un-augmented reals. ``lod_level``: for growing networks, the static floor(lod) the step is traced
-    for (their graph without tf.cond, which second-order gradients need; see networks/growing.py); None otherwise.
+    mean (scaled by its weight), ``stats`` a dict of scalars in the same convention. ``augment(images, seed)``
+    (an AugmentPipe, see augment.py) wraps every image D sees, reals and fakes, with fresh parameters per call drawn
+    from the stateless ``aug_seed`` [2] a term receives; R1 differentiates with respect to the un-augmented reals,
+    through the augmentation. The D terms also report 'Loss/signs/real', the mean sign of D's logits on the
+    (augmented) reals, ADA's overfitting heuristic. ``lod_level``: for growing networks, the static floor(lod) the step
+    is traced for (their graph without tf.cond, which second-order gradients need; see networks/growing.py); None
+    otherwise.
     """
 
     def __init__(self, G, D, *, r1_gamma: float = 10.0, pl_weight: float = 2.0, pl_decay: float = 0.01,
-                 style_mixing_prob: float = 0.9, augment: Optional[Callable[[tf.Tensor], tf.Tensor]] = None,
+                 style_mixing_prob: float = 0.9, augment: Optional[Callable[..., tf.Tensor]] = None,
                  lod_level: Optional[int] = None):
         self.G, self.D = G, D
         self.r1_gamma, self.pl_weight, self.pl_decay = float(r1_gamma), float(pl_weight), float(pl_decay)
@@ -187,15 +190,19 @@ class StyleGAN2Loss:
     def synthesize(self, ws: tf.Tensor, inputs: GenInputs) -> tf.Tensor:
         return self.G.synthesis(ws, noise_mode='random', training=True, noise_inputs=inputs.noise, **self._net_kw)
 
-    def run_D(self, images: tf.Tensor, c: Optional[tf.Tensor]) -> tf.Tensor:
+    def run_D(self, images: tf.Tensor, c: Optional[tf.Tensor], aug_seed=None, call: int = 0) -> tf.Tensor:
+        """D's logits [n, 1] of images, augmented first if the loss has a pipe (parameters from aug_seed folded with
+        ``call``, so that each evaluation in a term draws its own)."""
         if self.augment is not None:
-            images = self.augment(images)
+            seed = None if aug_seed is None else tf.random.experimental.stateless_fold_in(aug_seed, call)
+            images = self.augment(images, seed=seed)
         return self.D(images, c, training=True, **self._net_kw)
 
     # -- phase terms ---------------------------------------------------------------------------------
-    def g_main(self, gen: GenInputs, reduce: BatchReducer) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
-        """Non-saturating loss softplus(-D(G(z)))."""
-        fake_logits = self.run_D(self.synthesize(self.styles(gen), gen), gen.c)
+    def g_main(self, gen: GenInputs, reduce: BatchReducer,
+               aug_seed=None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+        """Non-saturating loss softplus(-D(G(z))); G's gradient passes through the augmentation."""
+        fake_logits = self.run_D(self.synthesize(self.styles(gen), gen), gen.c, aug_seed)
         loss = reduce.mean(g_nonsaturating_loss(fake_logits))
         return loss, {'Loss/G/loss': loss, 'Loss/scores/fake_G': reduce.mean(tf.reshape(fake_logits, [-1]))}
 
@@ -215,19 +222,21 @@ class StyleGAN2Loss:
         stats = {'Loss/pl_penalty': reduce.mean(penalty), 'Loss/G/reg': objective}
         return objective, stats, tf.stop_gradient(new_mean)
 
-    def d_main(self, gen: GenInputs, reals: tf.Tensor, real_c: Optional[tf.Tensor],
-               reduce: BatchReducer) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+    def d_main(self, gen: GenInputs, reals: tf.Tensor, real_c: Optional[tf.Tensor], reduce: BatchReducer,
+               aug_seed=None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
         """Logistic loss softplus(D(G(z))) + softplus(-D(x)); the fakes carry no gradient to G."""
         fakes = tf.stop_gradient(self.synthesize(self.styles(gen), gen))
-        fake_logits = self.run_D(fakes, gen.c)
-        real_logits = self.run_D(reals, real_c)
+        fake_logits = self.run_D(fakes, gen.c, aug_seed, call=0)
+        real_logits = self.run_D(reals, real_c, aug_seed, call=1)
         loss = reduce.mean(d_logistic_loss(real_logits, fake_logits))
         return loss, {'Loss/D/loss': loss, 'Loss/scores/real': reduce.mean(tf.reshape(real_logits, [-1])),
-                      'Loss/scores/fake': reduce.mean(tf.reshape(fake_logits, [-1]))}
+                      'Loss/scores/fake': reduce.mean(tf.reshape(fake_logits, [-1])),
+                      'Loss/signs/real': reduce.mean(tf.sign(tf.reshape(real_logits, [-1])))}
 
     def d_reg(self, reals: tf.Tensor, real_c: Optional[tf.Tensor], reduce: BatchReducer,
-              multiplier: float = 1.0, grad_scale=None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+              multiplier: float = 1.0, grad_scale=None, aug_seed=None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
         """R1 * gamma / 2 * multiplier on the reals (grad_scale: the loss scale of a float16 D, see r1_penalty)."""
-        r1, _ = r1_penalty(lambda x: self.run_D(x, real_c), reals, grad_scale=grad_scale)
+        r1, real_logits = r1_penalty(lambda x: self.run_D(x, real_c, aug_seed, call=2), reals, grad_scale=grad_scale)
         objective = reduce.mean(r1) * (self.r1_gamma / 2 * multiplier)
-        return objective, {'Loss/r1_penalty': reduce.mean(r1), 'Loss/D/reg': objective}
+        return objective, {'Loss/r1_penalty': reduce.mean(r1), 'Loss/D/reg': objective,
+                           'Loss/signs/real': reduce.mean(tf.sign(tf.reshape(real_logits, [-1])))}

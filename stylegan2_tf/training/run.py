@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import Callable, Optional, Tuple
 
 import tensorflow as tf
 
+from stylegan2_tf.training.ada import RESUME_ADA_KIMG
 from stylegan2_tf.training.config import TrainConfig, resolve_precision
 from stylegan2_tf.training.trainer import Trainer
 
@@ -56,7 +58,8 @@ def _precision_kwargs(net_kwargs: dict) -> dict:
 
 
 def snapshot_factories(path: str, impl: str = 'auto', net_kwargs: Optional[dict] = None):
-    """(make_G, make_D, make_G_ema) that rebuild the networks of a snapshot / official pickle with its weights.
+    """(make_G, make_D, make_G_ema, metadata) that rebuild the networks of a snapshot / official pickle with its
+    weights; metadata is the file's (e.g. its 'augment_pipe').
 
     net_kwargs: the network flags; their precision and num_fp16_res replace the file's, and so does conv_clamp
     when given (0: none); without it the file's clamp is kept."""
@@ -75,7 +78,7 @@ def snapshot_factories(path: str, impl: str = 'auto', net_kwargs: Optional[dict]
             if net_kwargs.get('conv_clamp') is not None:
                 changes['conv_clamp'] = prec['conv_clamp']
         return clone_network(net, changes)
-    return (lambda: clone(snap.G), lambda: clone(snap.D), lambda: clone(g_ema))
+    return (lambda: clone(snap.G), lambda: clone(snap.D), lambda: clone(g_ema), dict(snap.metadata))
 
 
 def save_snapshot(path: str, G, D, G_ema, metadata: Optional[dict] = None) -> str:
@@ -83,13 +86,18 @@ def save_snapshot(path: str, G, D, G_ema, metadata: Optional[dict] = None) -> st
     return save_network(path + '.npz', G=G, D=D, G_ema=G_ema, metadata=metadata or {})
 
 
-def _network_options_changed(outdir: str, run_options: dict):
-    """Compare the network flags with those stored in the run directory; returns differences."""
+def _stored_options(outdir: str) -> dict:
+    """The training_options.json of a run directory ({} if none)."""
     path = os.path.join(outdir, 'training_options.json')
     if not os.path.isfile(path):
-        return []
+        return {}
     with open(path) as f:
-        old = json.load(f)
+        return json.load(f)
+
+
+def _network_options_changed(outdir: str, run_options: dict):
+    """Compare the network flags with those stored in the run directory; returns differences."""
+    old = _stored_options(outdir)
     return [f'{k}: {old.get(k)!r} -> {v!r}' for k, v in run_options.items()
             if k.startswith('net_') and k != 'net_impl' and k in old and old[k] != v]
 
@@ -103,6 +111,7 @@ def build_trainer(strategy: tf.distribute.Strategy, dataset, outdir: str, cfg: T
     """
     run_options = run_options or {}
     make_ema = None
+    file_meta = None
     ckpt_dir = os.path.join(outdir, 'checkpoints')
     has_ckpt = tf.train.latest_checkpoint(ckpt_dir) is not None if os.path.isdir(ckpt_dir) else False
     if resume not in ('auto', 'none'):
@@ -112,7 +121,10 @@ def build_trainer(strategy: tf.distribute.Strategy, dataset, outdir: str, cfg: T
         if os.path.isfile(resume) and not resume.endswith('.index'):
             if has_ckpt:
                 raise ValueError(f'{outdir} already holds checkpoints of a run; fine-tune into a new --outdir')
-            make_G, make_D, make_ema = snapshot_factories(resume, net_kwargs.get('impl', 'auto'), net_kwargs)
+            make_G, make_D, make_ema, file_meta = snapshot_factories(resume, net_kwargs.get('impl', 'auto'),
+                                                                     net_kwargs)
+            if cfg.aug == 'ada' and cfg.ada_kimg is None:  # as upstream when starting from another run's networks
+                cfg = dataclasses.replace(cfg, ada_kimg=RESUME_ADA_KIMG)
             resume = 'none'
         else:
             make_G, make_D = network_factories(dataset, net_kwargs)
@@ -123,13 +135,19 @@ def build_trainer(strategy: tf.distribute.Strategy, dataset, outdir: str, cfg: T
                 raise ValueError(f'{outdir} holds a run with other network settings ({"; ".join(changed)}); '
                                  'use another --outdir')
         make_G, make_D = network_factories(dataset, net_kwargs)
+        if resume == 'auto' and has_ckpt and cfg.aug == 'ada' and cfg.ada_kimg is None:
+            # Continue with the ada_kimg the run chose when it started (100 if it started from another run's networks).
+            stored = _stored_options(outdir).get('ada_kimg')
+            if stored is not None:
+                cfg = dataclasses.replace(cfg, ada_kimg=float(stored))
     meta = {'dataset': dataset.name, 'dataset_fingerprint': dataset.fingerprint}
 
-    def save_and_hook(path, G, D, G_ema):
-        written = save_snapshot(path, G, D, G_ema, meta)
+    def save_and_hook(path, G, D, G_ema, metadata=None):
+        written = save_snapshot(path, G, D, G_ema, dict(meta, **(metadata or {})))
         if snapshot_hook is not None:
             snapshot_hook(written, G_ema)
 
+    file_pipe = (file_meta or {}).get('augment_pipe') or {}
     trainer = Trainer(strategy, make_G, make_D, dataset, outdir, cfg, save_snapshot=save_and_hook,
-                      run_options=run_options, make_generator_ema=make_ema)
+                      run_options=run_options, make_generator_ema=make_ema, augment_p=file_pipe.get('p'))
     return trainer, resume

@@ -38,6 +38,8 @@ import tensorflow as tf
 
 from stylegan2_tf.networks import active_style_layers
 from stylegan2_tf.training import ema as ema_lib
+from stylegan2_tf.training.ada import DEFAULT_ADA_KIMG, AdaController
+from stylegan2_tf.training.augment import AugmentPipe
 from stylegan2_tf.training import growing as growing_lib
 from stylegan2_tf.training import schedule
 from stylegan2_tf.training.checkpoint import CheckpointStore
@@ -56,7 +58,7 @@ class TrainingDivergedError(RuntimeError):
 # Stream ids of the stateless RNG: (phase term, what is drawn). Keyed by term, not by phase, so that a non-lazy
 # 'Gboth' phase draws the same numbers as 'Gmain' + 'Greg' would.
 _TERM_IDS = {('G', 'main'): 1, ('G', 'reg'): 2, ('D', 'main'): 3, ('D', 'reg'): 4}
-_Z, _Z2, _MIX, _NOISE, _LABEL, _PL_NOISE = range(6)
+_Z, _Z2, _MIX, _NOISE, _LABEL, _PL_NOISE, _AUG = range(7)
 
 
 def _seed(seed: int, step, term_id: int, what: int) -> tf.Tensor:
@@ -120,16 +122,20 @@ class Trainer:
         noise_inputs=)`` (stylegan2_tf.networks.Generator).
       dataset: an ImageDataset (stylegan2_tf.data.open_dataset); must match the networks.
       outdir: run directory (checkpoints/ is written there).
-      save_snapshot: callable(path, G, D, G_ema) writing a network snapshot, or None (used by the loop).
+      save_snapshot: callable(path, G, D, G_ema, metadata) writing a network snapshot, or None (used by the loop).
       make_generator_ema: factory for G_ema when it must not start as a copy of G (fine-tuning a snapshot).
-      augment: images -> images applied to everything D sees (an augmentation pipeline), or None.
+      augment: callable(images, seed) applied to everything D sees instead of the AugmentPipe that ``cfg.aug``
+        builds (``augment_pipe``; None with --aug=noaug).
+      augment_p: the initial augmentation strength when ``cfg.p`` does not give one (the p of the snapshot or
+        pickle training starts from); default 0.
       phases: the phase list; default ``schedule.make_phases`` from the config.
     """
 
     def __init__(self, strategy: tf.distribute.Strategy, make_generator: Callable, make_discriminator: Callable,
                  dataset, outdir: str, cfg: TrainConfig, save_snapshot: Optional[Callable] = None,
                  run_options: Optional[dict] = None, make_generator_ema: Optional[Callable] = None,
-                 augment: Optional[Callable] = None, phases: Optional[Sequence[schedule.Phase]] = None):
+                 augment: Optional[Callable] = None, phases: Optional[Sequence[schedule.Phase]] = None,
+                 augment_p: Optional[float] = None):
         cfg.validate()
         self.cfg = cfg
         self.strategy = strategy
@@ -152,6 +158,10 @@ class Trainer:
             self.D = make_discriminator()
             self.G_ema = (make_generator_ema or make_generator)()
             self._check_networks()
+            if cfg.freezed:
+                if not hasattr(self.D, 'freeze_layers'):
+                    raise ValueError('--freezed needs the StyleGAN2 discriminator (--structure fixed)')
+                self.D.freeze_layers(cfg.freezed)  # before the optimizer sees D's trainable variables
             if make_generator_ema is None:
                 ema_lib.copy_weights(self.G, self.G_ema)
             # The lazy-regularization correction applies whenever an interval > 1 is set, even with weight 0
@@ -179,19 +189,27 @@ class Trainer:
             # The RNG state: every random number of step s is a pure function of (seed, s).
             self.rng_seed = tf.Variable(cfg.seed, dtype=tf.int64, trainable=False, name='rng_seed')
             self.format = tf.Variable(CHECKPOINT_FORMAT, dtype=tf.int64, trainable=False, name='format')
-        self._augment = augment
+            self.augment_pipe, self.ada = self._make_augmentation(augment_p)
+        self._augment = augment if augment is not None else self.augment_pipe
         self.loss = self.make_loss()
         self._ema_pairs = ema_lib.paired_variables(self.G, self.G_ema)
         self._label_pool = self._make_label_pool()
         self._noise_shapes = list(getattr(self.G.synthesis, 'noise_shapes', []))
         self._lod_variables = self._find_lod_variables()
         counters = dict(step=self.step, nimg=self.nimg, pl_mean=self.pl_mean, rng_seed=self.rng_seed)
-        self.checkpoint = tf.train.Checkpoint(
+        state = dict(
             G=_NamedVariables(self.G.weights, 'G'), D=_NamedVariables(self.D.weights, 'D'),
             G_ema=_NamedVariables(self.G_ema.weights, 'G_ema'),
             G_opt=_NamedVariables(self.G_opt.variables, 'G_opt'), D_opt=_NamedVariables(self.D_opt.variables, 'D_opt'),
             bad_steps=self.bad_steps, format=self.format, sched_nimg=self.sched_nimg, **counters,
             **{f'loss_scale_{net}': ls for net, ls in self.loss_scales.items()})
+        self._augment_state = {}
+        if self.augment_pipe is not None:
+            self._augment_state['augment_p'] = self.augment_pipe.p
+        if self.ada is not None:
+            self._augment_state.update({f'ada_{k}': v for k, v in self.ada.variables().items()})
+        self._checkpoint_state = state
+        self.checkpoint = tf.train.Checkpoint(**state, **self._augment_state)
         self._legacy_checkpoint = tf.train.Checkpoint(
             G=_IndexedVariables(self.G.weights), D=_IndexedVariables(self.D.weights),
             G_ema=_IndexedVariables(self.G_ema.weights), G_opt=_IndexedVariables(self.G_opt.variables),
@@ -202,6 +220,27 @@ class Trainer:
         self._consecutive_bad = 0
         self._finite_fn = None
         self._iterator, self._iterator_batch = None, None
+
+    def _make_augmentation(self, augment_p: Optional[float]):
+        """(AugmentPipe, AdaController) from the config: (None, None) with --aug=noaug or a fixed p of 0 (as
+        upstream, no pipe then); the pipe's p starts at --p, else ``augment_p``, else 0."""
+        cfg = self.cfg
+        if cfg.aug == 'noaug' or (cfg.aug == 'fixed' and cfg.p == 0):
+            return None, None
+        pipe = AugmentPipe.from_spec(cfg.augpipe or 'bgc')
+        p0 = cfg.p if cfg.p is not None else (augment_p if augment_p is not None else 0.0)
+        pipe.p.assign(float(p0))
+        if cfg.aug == 'fixed':
+            return pipe, None
+        return pipe, AdaController(pipe.p, cfg.target, cfg.ada_interval, cfg.ada_kimg or DEFAULT_ADA_KIMG)
+
+    def snapshot_metadata(self) -> dict:
+        """What a network snapshot records of the training state besides the networks: the augment pipe (its
+        keywords and current p, so that --resume continues p)."""
+        if self.augment_pipe is None:
+            return {}
+        return {'augment_pipe': {'kwargs': self.augment_pipe.get_config(),
+                                 'p': float(self.augment_pipe.p.numpy())}}
 
     def make_loss(self, lod_level: Optional[int] = None) -> StyleGAN2Loss:
         cfg = self.cfg
@@ -325,6 +364,7 @@ class Trainer:
         stats: Dict[str, tf.Tensor] = {}
         nonfinite = tf.constant(0.0)
         skipped = tf.constant(0.0)
+        sign_sum, sign_rows = tf.constant(0.0), 0   # ADA's statistic over every real pass of D in this step
         for phase in [p for p in self.phases if p.name in active]:
             net, opt = (self.G, self.G_opt) if phase.network == 'G' else (self.D, self.D_opt)
             scaler = self.loss_scales.get(phase.network)
@@ -336,8 +376,10 @@ class Trainer:
                 objective = tf.constant(0.0)
                 for term in phase.terms:
                     term_id = _TERM_IDS[(phase.network, term)]
+                    # Augmentation parameters: per replica (each augments its own rows), per term, per step.
+                    aug_seed = tf.random.experimental.stateless_fold_in(_seed(cfg.seed, step, term_id, _AUG), rid)
                     if phase.network == 'G' and term == 'main':
-                        o, st = loss.g_main(gen_inputs(local_batch, term_id), reduce)
+                        o, st = loss.g_main(gen_inputs(local_batch, term_id), reduce, aug_seed=aug_seed)
                     elif phase.network == 'G':
                         n = local_batch // cfg.pl_batch_shrink
                         pl_noise = rows(path_length_noise([n * R, G.img_resolution, G.img_resolution,
@@ -346,9 +388,14 @@ class Trainer:
                                                              tf.convert_to_tensor(self.pl_mean), reduce,
                                                              phase.reg_multiplier, grad_scale=scale)
                     elif term == 'main':
-                        o, st = loss.d_main(gen_inputs(local_batch, term_id), reals, real_c, reduce)
+                        o, st = loss.d_main(gen_inputs(local_batch, term_id), reals, real_c, reduce,
+                                            aug_seed=aug_seed)
                     else:
-                        o, st = loss.d_reg(reals, real_c, reduce, phase.reg_multiplier, grad_scale=scale)
+                        o, st = loss.d_reg(reals, real_c, reduce, phase.reg_multiplier, grad_scale=scale,
+                                           aug_seed=aug_seed)
+                    if 'Loss/signs/real' in st:  # a share of the global mean over the local_batch real rows
+                        sign_sum += st.pop('Loss/signs/real') * (local_batch * R)
+                        sign_rows += local_batch
                     objective += o
                     stats.update(st)
                 if scale is not None:
@@ -372,6 +419,9 @@ class Trainer:
         # Stats are per-replica shares of global means: the cross-replica sum is the global value. The count of
         # phases with non-finite gradients is already global; divide so that the sum restores it.
         stats['Progress/nonfinite_phases'] = nonfinite / R
+        if sign_rows:  # summed over replicas: the global sum of signs and their count
+            stats['ADA/sign_sum'] = sign_sum
+            stats['ADA/sign_count'] = tf.constant(float(sign_rows))
         if self.loss_scales:
             stats['Progress/skipped_phases'] = skipped / R
         for net, scaler in self.loss_scales.items():
@@ -399,6 +449,19 @@ class Trainer:
 
         return step_fn
 
+    def _update_augmentation(self, out: Dict[str, float], step: int, batch: int) -> None:
+        """Host side of a step: the global 'Loss/signs/real', ADA's adjustment of p after every ada_interval-th
+        minibatch (stylegan2-ada-pytorch's order: after the step's updates), and 'Progress/augment' (p after it)."""
+        sign_sum, count = out.pop('ADA/sign_sum', 0.0), out.pop('ADA/sign_count', 0.0)
+        if count:
+            out['Loss/signs/real'] = sign_sum / count
+        if self.ada is not None:
+            if count:
+                self.ada.observe(sign_sum, count)
+            self.ada.maybe_adjust(step + 1, batch)
+        if self.augment_pipe is not None:
+            out['Progress/augment'] = float(self.augment_pipe.p.numpy())
+
     def active_phases(self, step: int) -> Tuple[str, ...]:
         return tuple(p.name for p in self.phases if p.runs_at(step))
 
@@ -423,6 +486,7 @@ class Trainer:
         beta = schedule.ema_beta(sched.batch, self.cfg.ema_kimg, int(self.nimg.numpy()), self.cfg.ema_rampup)
         stats = self._step_fns[key](batch, tf.constant(sched.lod, tf.float32), tf.constant(beta, tf.float32))
         out = {k: float(v.numpy()) for k, v in stats.items()}
+        self._update_augmentation(out, step, sched.batch)
         if self.growing is not None:
             out.update({'Progress/lod': sched.lod, 'Progress/minibatch': float(sched.batch),
                         'Progress/G_lrate': sched.g_lr, 'Progress/D_lrate': sched.d_lr})
@@ -495,6 +559,13 @@ class Trainer:
             raise ValueError(f'{path} is a format-{fmt} checkpoint, newer than this code (format '
                              f'{CHECKPOINT_FORMAT}); update stylegan2-tf to resume it')
         target = self._legacy_checkpoint if fmt == 1 else self.checkpoint
+        if fmt != 1 and self._augment_state:
+            # A checkpoint of a run without (adaptive) augmentation, or of older code, restores into this one too: the
+            # augmentation state it lacks keeps its start value.
+            saved = {name.split('/')[0] for name, _ in tf.train.list_variables(path)}
+            present = {k: v for k, v in self._augment_state.items() if k in saved}
+            if len(present) < len(self._augment_state):
+                target = tf.train.Checkpoint(**self._checkpoint_state, **present)
         try:
             target.restore(path).assert_existing_objects_matched()
             self._iterator = None  # the data position changed
