@@ -10,6 +10,7 @@ and reports img/s and peak memory (GPU peak if a GPU is used, else the process's
   python benchmarks/train_step.py                                 # demo config, custom vs reference ops
   python benchmarks/train_step.py --configs demo,f64,f256 --impls custom,ref --steps 5
   python benchmarks/train_step.py --configs demo,c128,f64 --impls auto --precision fp32,bf16
+  python benchmarks/train_step.py --configs demo --impls auto --aug noaug,ada --interleave   # cost of ADA at p 0.5
 
 Each (config, impl, precision) runs in its own subprocess, so the reported peak memory (process peak RSS on CPU)
 belongs to that run alone rather than to everything measured before it in the same process. ``--interleave`` puts
@@ -22,7 +23,10 @@ resolution, 512-d z and w, 8 mapping layers, skip G, resnet D, batch 32), ``f64`
 
 ``--precision``: fp32, bf16 or fp16 (comma list); a reduced precision computes the ``--num_fp16_res`` highest
 resolutions in it (default 4, StyleGAN2-ADA's: every block of these configs from 8x8 up) with conv_clamp 256, as
-``--precision`` does in training. benchmarks/generate.py measures generation (forward only).
+``--precision`` does in training. ``--aug``: noaug and/or ada (comma list): ada augments every image D sees with the
+``--augpipe`` preset (default bgc) at strength ``--aug-p`` (default 0.5; the controller runs, adjusting p by
++-0.0001 per 4 steps). With ``--interleave`` every (precision, aug) pair shares the process. benchmarks/generate.py
+measures generation (forward only).
 """
 
 import argparse
@@ -62,10 +66,11 @@ def network_kwargs(name: str, precision: str, num_fp16_res: int, impl: str):
     return g, dict(common, architecture='resnet')
 
 
-def bench(name, impl, steps, batch_override=None, precisions=('fp32',), num_fp16_res=4):
-    """One result per precision. With several precisions (--interleave) they share this process and their timed
-    steps alternate (precision A, B, A, B, ... per variant), so that a machine whose speed drifts (shared cores)
-    slows all of them alike; the peak memory is then that of the process holding all of them."""
+def bench(name, impl, steps, batch_override=None, variants=(('fp32', 'noaug'),), num_fp16_res=4, aug_p=0.5,
+          augpipe='bgc'):
+    """One result per variant (precision, aug). With several variants (--interleave) they share this process and their
+    timed steps alternate (variant A, B, A, B, ... per step kind), so that a machine whose speed drifts (shared
+    cores) slows all of them alike; the peak memory is then that of the process holding all of them."""
     import numpy as np
     import tensorflow as tf
     from stylegan2_tf.data import ArrayImageDataset
@@ -77,16 +82,20 @@ def bench(name, impl, steps, batch_override=None, precisions=('fp32',), num_fp16
     r, ch, batch = c['resolution'], c['channels'], batch_override or c['batch']
     rng = np.random.RandomState(0)
     ds = ArrayImageDataset(rng.randint(0, 256, (batch * 4, r, r, ch), dtype=np.uint8), name='random')
-    cfg = TrainConfig(batch=batch, total_kimg=1e9, gamma=10.0, pl_weight=2.0)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
-        for precision in precisions:
+        for precision, aug in variants:
+            aug_kw = dict(aug='ada', p=aug_p, augpipe=augpipe) if aug == 'ada' else {}
+            cfg = TrainConfig(batch=batch, total_kimg=1e9, gamma=10.0, pl_weight=2.0, **aug_kw)
             g_kw, d_kw = network_kwargs(name, precision, num_fp16_res, impl)
             trainer = Trainer(tf.distribute.get_strategy(), lambda: Generator(**g_kw, name='G'),
-                              lambda: Discriminator(**d_kw, name='D'), ds, os.path.join(tmp, precision), cfg)
+                              lambda: Discriminator(**d_kw, name='D'), ds, os.path.join(tmp, f'{precision}-{aug}'),
+                              cfg)
             it = trainer.make_iterator()
-            out = {'config': name, 'impl': impl, 'precision': precision,
+            out = {'config': name, 'impl': impl, 'precision': precision, 'aug': aug,
                    'num_fp16_res': g_kw['num_fp16_res'], 'resolution': r, 'channels': ch, 'batch': batch}
+            if aug == 'ada':
+                out.update(augpipe=augpipe, aug_p=aug_p)
             runs.append((trainer, next(it), out))
 
         def timed(run, step_value):
@@ -122,7 +131,7 @@ def bench(name, impl, steps, batch_override=None, precisions=('fp32',), num_fp16
             })
             out.update(memory)
             if len(runs) > 1:
-                out['interleaved_with'] = [p for p in precisions if p != out['precision']]
+                out['interleaved_with'] = [f'{p}/{a}' for p, a in variants if (p, a) != (out['precision'], out['aug'])]
             if trainer.loss_scales:
                 out['skipped_phases'] = {k: int(v.skipped.numpy()) for k, v in trainer.loss_scales.items()}
             out['device'] = 'GPU' if tf.config.list_logical_devices('GPU') else 'CPU'
@@ -140,21 +149,31 @@ def main():
     p.add_argument('--batch', type=int, default=None, help='override every config\'s batch size')
     p.add_argument('--precision', default='fp32', help='comma list of ' + ','.join(PRECISIONS))
     p.add_argument('--num_fp16_res', type=int, default=4, help='highest resolutions in the reduced precision')
+    p.add_argument('--aug', default='noaug', help='comma list of noaug,ada (augmentation of D\'s inputs)')
+    p.add_argument('--aug-p', type=float, default=0.5, help='augmentation strength p of the ada runs')
+    p.add_argument('--augpipe', default='bgc', help='augmentation preset of the ada runs')
     p.add_argument('--interleave', action='store_true',
-                   help='time the --precision list in one process, alternating their steps (fair speed ratios on a '
-                        'machine whose speed drifts; the peak memory is then that of all of them together)')
-    p.add_argument('--worker', default=None, help=argparse.SUPPRESS)  # 'config:impl:prec[+prec..]', subprocesses
+                   help='time every (precision, aug) pair in one process, alternating their steps (fair speed ratios '
+                        'on a machine whose speed drifts; the peak memory is then that of all of them together)')
+    p.add_argument('--worker', default=None, help=argparse.SUPPRESS)  # 'config:impl:prec/aug[+..]', subprocesses
     args = p.parse_args()
     if args.worker:
-        name, impl, precisions = args.worker.split(':')
-        for out in bench(name, impl, args.steps, args.batch, precisions.split('+'), args.num_fp16_res):
+        name, impl, variants = args.worker.split(':')
+        variants = [tuple(v.split('/')) for v in variants.split('+')]
+        for out in bench(name, impl, args.steps, args.batch, variants, args.num_fp16_res, args.aug_p, args.augpipe):
             print(json.dumps(out))
         return
     from stylegan2_tf.ops import custom_ops_available
-    precisions = args.precision.split(',')
+    from stylegan2_tf.training.augment import AUGPIPE_SPECS
+    precisions, augs = args.precision.split(','), args.aug.split(',')
     bad = [x for x in precisions if x not in PRECISIONS]
     if bad:
         raise SystemExit(f'unknown precision {bad[0]!r}; choose from {", ".join(PRECISIONS)}')
+    bad = [x for x in augs if x not in ('noaug', 'ada')]
+    if bad or args.augpipe not in AUGPIPE_SPECS:
+        raise SystemExit(f'unknown --aug {bad[0]!r}; choose from noaug, ada' if bad else
+                         f'unknown --augpipe {args.augpipe!r}; choose from {", ".join(AUGPIPE_SPECS)}')
+    variants = [f'{p}/{a}' for p in precisions for a in augs]
     results = []
     for name in args.configs.split(','):
         if name not in CONFIGS:
@@ -162,15 +181,16 @@ def main():
         for impl in args.impls.split(','):
             if impl not in ('custom', 'ref', 'auto'):
                 raise SystemExit(f'unknown impl {impl!r}; choose from custom, ref, auto')
-            groups = ['+'.join(precisions)] if args.interleave else precisions
+            groups = ['+'.join(variants)] if args.interleave else variants
             for group in groups:
-                run = {'config': name, 'impl': impl, 'precision': group}
+                run = {'config': name, 'impl': impl, 'variants': group}
                 first = len(results)
                 if impl == 'custom' and not custom_ops_available():
                     results.append(dict(run, skipped='custom op library not built/loadable'))
                 else:
                     cmd = [sys.executable, os.path.abspath(__file__), '--worker', f'{name}:{impl}:{group}',
-                           '--steps', str(args.steps), '--num_fp16_res', str(args.num_fp16_res)]
+                           '--steps', str(args.steps), '--num_fp16_res', str(args.num_fp16_res),
+                           '--aug-p', str(args.aug_p), '--augpipe', args.augpipe]
                     if args.batch:
                         cmd += ['--batch', str(args.batch)]
                     proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)

@@ -15,13 +15,15 @@ def _run(args, timeout=600):
 
 
 def test_train_step_benchmark_prints_json():
-    # Demo networks at batch 4 in bfloat16 (every block from 8x8 up), one timed step per variant; each run in its
-    # own subprocess.
-    p = _run(['--configs', 'demo', '--impls', 'ref', '--steps', '1', '--batch', '4', '--precision', 'bf16'])
+    # Demo networks at batch 4 in bfloat16 (every block from 8x8 up) with ADA augmenting D's inputs, one timed step
+    # per variant; each run in its own subprocess.
+    p = _run(['--configs', 'demo', '--impls', 'ref', '--steps', '1', '--batch', '4', '--precision', 'bf16',
+              '--aug', 'ada'])
     assert p.returncode == 0, p.stderr[-3000:]
     (result,) = json.loads(p.stdout)['results']
     assert result['config'] == 'demo' and result['impl'] == 'ref' and result['batch'] == 4
     assert result['precision'] == 'bf16' and result['num_fp16_res'] == 4
+    assert (result['aug'], result['augpipe'], result['aug_p']) == ('ada', 'bgc', 0.5)
     for key in ('img_per_sec_main', 'img_per_sec_reg', 'img_per_sec_amortized', 'trace_sec'):
         assert result[key] > 0, (key, result)
     # A regularized step does strictly more work than a plain one; the amortized rate lies between them.
@@ -37,6 +39,8 @@ def test_train_step_benchmark_rejects_unknown_names():
     assert p.returncode != 0 and "unknown impl 'cuda'" in p.stderr
     p = _run(['--configs', 'demo', '--precision', 'fp8'])
     assert p.returncode != 0 and "unknown precision 'fp8'" in p.stderr
+    p = _run(['--configs', 'demo', '--aug', 'adaptive'])
+    assert p.returncode != 0 and "unknown --aug 'adaptive'" in p.stderr
 
 
 def test_generation_benchmark_prints_json():

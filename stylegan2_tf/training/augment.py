@@ -37,7 +37,7 @@ from typing import Dict, Optional
 import numpy as np
 import tensorflow as tf
 
-from stylegan2_tf.ops import downsample2d, setup_filter, upsample2d
+from stylegan2_tf.ops import affine_resample, downsample2d, setup_filter
 
 # Wavelet low-pass (decomposition) filters: published Daubechies / symlet coefficients.
 SYM2 = (-0.12940952255092145, 0.22414386804185735, 0.836516303737469, 0.48296291314469025)
@@ -209,11 +209,15 @@ class AugmentPipe(tf.Module):
     lumaflip, hue, saturation, brightness_std=0.2, contrast_std=0.5, hue_max=1, saturation_std=1; imgfilter,
     imgfilter_bands=[1, 1, 1, 1], imgfilter_std=1; noise, cutout, noise_std=0.1, cutout_size=0.5.
     ``p`` is a scalar float32 ``tf.Variable`` (the overall strength, 1 initially as upstream; assign to change it).
+    ``impl``: the ops' implementation ('auto', 'custom' compiled, 'ref' pure TF), as everywhere in the package.
     Colour transforms need 1 or 3 channels; imgfilter needs images of at least 22 pixels (its reflect padding).
     """
 
-    def __init__(self, name: str = 'augment_pipe', **kwargs):
+    def __init__(self, name: str = 'augment_pipe', impl: str = 'auto', **kwargs):
         super().__init__(name=name)
+        if impl not in ('auto', 'custom', 'ref'):
+            raise ValueError(f"impl must be 'auto', 'custom' or 'ref', got {impl!r}")
+        self.impl = impl
         self.kwargs = _check_kwargs(kwargs)
         for key, value in self.kwargs.items():
             setattr(self, key, value)
@@ -393,63 +397,28 @@ class AugmentPipe(tf.Module):
         G = tf.stop_gradient(tf.cast(G, tf.float64))
         cx, cy = (width - 1) / 2, (height - 1) / 2
         # Upstream's margin: how far the image corners reach past the image through G_inv, over the whole batch,
-        # plus the filter support, clamped to [0, size - 1] and rounded up; per side [x0, y0] and [x1, y1].
+        # plus the filter support, clamped to [0, size - 1] and rounded up; per side.
         corners = tf.constant([[-cx, -cy, 1], [cx, -cy, 1], [cx, cy, 1], [-cx, cy, 1]], tf.float64)
         reach = tf.einsum('nij,kj->nki', G, corners)[..., :2]                        # [N, 4, xy]
         centre = tf.constant([cx, cy], tf.float64)
         limit = tf.constant([width - 1, height - 1], tf.float64)
         lo = tf.math.ceil(tf.clip_by_value(tf.reduce_max(-reach, axis=[0, 1]) + 2 * GEOM_PAD - centre, 0, limit))
         hi = tf.math.ceil(tf.clip_by_value(tf.reduce_max(reach, axis=[0, 1]) + 2 * GEOM_PAD - centre, 0, limit))
-        mx, my = width - 1, height - 1                                             # the static padding
-        x_in = x
-        x = tf.pad(x, [[0, 0], [my, my], [mx, mx], [0, 0]], mode='REFLECT')
-        # Zero what lies beyond upstream's margin (its padded image ends there; the upsampling sees zeros beyond).
-        keep_x = self._range_mask(width + 2 * mx, mx - lo[0], mx + width - 1 + hi[0])
-        keep_y = self._range_mask(height + 2 * my, my - lo[1], my + height - 1 + hi[1])
-        x = x * tf.cast(keep_y[:, None] & keep_x[None, :], tf.float32)[None, :, :, None]
-        x = upsample2d(x, self._geom_filter, up=2)                                   # [N, 2Hp, 2Wp, C]
+        margin = tf.cast(tf.stack([lo[0], hi[0], lo[1], hi[1]]), tf.int32)
         # Output grid: 2x the image plus GEOM_PAD input pixels per side; output pixel o sits at (o + 1) / 2 - size / 2
-        # in centred input pixels (upstream's chain of affine_grid and the upsampling's half-pixel conjugation).
-        out_w, out_h = 2 * (width + 2 * GEOM_PAD), 2 * (height + 2 * GEOM_PAD)
-        gx = (np.arange(out_w) + 1) / 2 - (width + 2 * GEOM_PAD) / 2
-        gy = (np.arange(out_h) + 1) / 2 - (height + 2 * GEOM_PAD) / 2
-        grid = np.stack([np.tile(gx, out_h), np.repeat(gy, out_w), np.ones(out_h * out_w)], axis=1)   # [P, 3]
-        src = tf.einsum('nij,pj->npi', G, tf.constant(grid))                         # [N, P, 3]
-        # Input pixel (centred) -> index into the upsampled padded image: 2 * (x + c + margin).
-        kx = 2 * (src[..., 0] + cx + mx)
-        ky = 2 * (src[..., 1] + cy + my)
-        valid_x = (2 * (mx - lo[0]), 2 * (mx + width + hi[0]) - 1)
-        valid_y = (2 * (my - lo[1]), 2 * (my + height + hi[1]) - 1)
-        y = self._bilinear(x, kx, ky, valid_x, valid_y)
-        y = tf.reshape(y, [-1, out_h, out_w, x.shape[3]])
-        y = downsample2d(y, self._geom_filter, down=2, padding=-2 * GEOM_PAD, flip_filter=True)
+        # in centred input pixels (upstream's chain of affine_grid and the upsampling's half-pixel conjugation), and
+        # centred input pixel p at upsampled index 2 (p + c). So theta = 2 * (G_inv rows) composed with o -> o / 2 + b.
+        bx, by = 0.5 - (width + 2 * GEOM_PAD) / 2, 0.5 - (height + 2 * GEOM_PAD) / 2
+        offset = G[:, :2, 0] * bx + G[:, :2, 1] * by + G[:, :2, 2] + centre                 # [N, 2]
+        theta = tf.concat([G[:, :2, :2], 2 * offset[:, :, None]], axis=2)                  # [N, 2, 3]
+        out_size = (2 * (height + 2 * GEOM_PAD), 2 * (width + 2 * GEOM_PAD))
+        y = affine_resample(x, self._geom_filter, theta, margin, out_size, impl=self.impl)
+        # Downsampling channels-first: upfirdn2d is several times faster there for the few channels images have.
+        y = downsample2d(tf.transpose(y, [0, 3, 1, 2]), self._geom_filter, down=2, padding=-2 * GEOM_PAD,
+                         flip_filter=True, data_format='NCHW', impl=self.impl)
+        y = tf.transpose(y, [0, 2, 3, 1])
         active = tf.reduce_any(tf.not_equal(G, tf.eye(3, dtype=tf.float64)), axis=[1, 2])
-        return tf.where(active[:, None, None, None], y, x_in)
-
-    @staticmethod
-    def _range_mask(size: int, first, last) -> tf.Tensor:
-        idx = tf.range(size, dtype=tf.float64)
-        return (idx >= first) & (idx <= last)
-
-    @staticmethod
-    def _bilinear(x: tf.Tensor, kx: tf.Tensor, ky: tf.Tensor, valid_x, valid_y) -> tf.Tensor:
-        """Bilinear samples of x [N, Hu, Wu, C] at continuous indices kx, ky [N, P] (float64); a tap outside
-        [valid[0], valid[1]] counts as zero. Returns [N, P, C]."""
-        hu, wu, c = x.shape[1], x.shape[2], x.shape[3]
-        flat = tf.reshape(x, [-1, hu * wu, c])
-        x0, y0 = tf.floor(kx), tf.floor(ky)
-        fx, fy = tf.cast(kx - x0, tf.float32), tf.cast(ky - y0, tf.float32)
-        out = 0.0
-        for dy, wy in ((0, 1 - fy), (1, fy)):
-            yi = y0 + dy
-            ok_y = (yi >= valid_y[0]) & (yi <= valid_y[1])
-            for dx, wx in ((0, 1 - fx), (1, fx)):
-                xi = x0 + dx
-                ok = ok_y & (xi >= valid_x[0]) & (xi <= valid_x[1])
-                index = tf.cast(tf.clip_by_value(yi, 0, hu - 1) * wu + tf.clip_by_value(xi, 0, wu - 1), tf.int32)
-                weight = tf.where(ok, wx * wy, 0.0)
-                out += tf.gather(flat, index, batch_dims=1) * weight[..., None]
-        return out
+        return tf.where(active[:, None, None, None], y, x)
 
     @staticmethod
     def _apply_color(x: tf.Tensor, C: tf.Tensor) -> tf.Tensor:
