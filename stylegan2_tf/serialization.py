@@ -9,8 +9,8 @@ Variable names are the official StyleGAN2 scopes (see docs/networks.md); layouts
 [4, 4, C], noise buffers [H, W]). Files are written atomically (temporary file, then os.replace).
 
 `load_network` is the one loader of network files: it picks the format by the file's first bytes among the registered
-ones (snapshots here; `stylegan2_tf.official_pickle` registers the official pickles — it imports this module, never
-the reverse, so imports run one way).
+ones (snapshots here; the package `stylegan2_tf.official` registers the official pickles — it imports this module,
+never the reverse, so imports run one way).
 """
 from __future__ import annotations
 
@@ -209,7 +209,7 @@ _FORMATS: List[NetworkFormat] = []
 
 
 def register_format(description: str, magic: bytes, load: Callable[..., NetworkSnapshot]) -> None:
-    """Adds a format to `load_network` (modules above this one register theirs, e.g. `official_pickle`, so this
+    """Adds a format to `load_network` (modules above this one register theirs, e.g. `official`, so this
     module never imports them). Registering the same magic again replaces the entry."""
     if not magic:
         raise ValueError("a network format needs a non-empty magic prefix")

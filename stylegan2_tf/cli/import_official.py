@@ -33,7 +33,7 @@ def output_path(pkl: str, out: str) -> str:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from stylegan2_tf.official_pickle import import_official_pickle
+    from stylegan2_tf.official import import_official_pickle
     from stylegan2_tf.serialization import save_network
     try:
         net = import_official_pickle(args.pkl)
