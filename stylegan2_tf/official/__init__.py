@@ -2,19 +2,22 @@
 
     official.common        the restricted unpickler, kwarg reader, JSON conversion the formats share
     official.tf1           TF1 pickles: StyleGAN2, StyleGAN2-ADA (TF), StyleGAN (v1), configs A-D
+    official.torch_pickle  the torch_utils.persistence container of stylegan2-ada-pytorch and StyleGAN3 pickles
+    official.ada_pytorch   stylegan2-ada-pytorch networks -> our Generator / Discriminator
 
 `import_official_pickle` unpickles a file once, with the union of the formats' allow-lists, and dispatches on what
-it holds: a tuple (G, D, Gs) of dnnlib Network states (or a lone Gs) goes to the TF1 importer. Every format is a
-pickle of protocol >= 2 (first byte 0x80), so they share one `load_network` registration.
+it holds: a tuple (G, D, Gs) of dnnlib Network states (or a lone Gs) goes to the TF1 importer, a dict of persistent
+G / D / G_ema modules to the torch importer of the generator's family. Both formats are pickles of protocol >= 2
+(first byte 0x80), so they share one `load_network` registration.
 """
 from __future__ import annotations
 
 from typing import Optional
 
-from stylegan2_tf.official import common, tf1
+from stylegan2_tf.official import ada_pytorch, common, tf1, torch_pickle
 from stylegan2_tf.serialization import PICKLE_MAGIC, NetworkSnapshot, register_format
 
-ALLOWED_GLOBALS = {**common.COMMON_GLOBALS, **tf1.TF1_GLOBALS}
+ALLOWED_GLOBALS = {**common.COMMON_GLOBALS, **tf1.TF1_GLOBALS, **torch_pickle.TORCH_GLOBALS}
 
 
 class RestrictedUnpickler(common.RestrictedUnpickler):
@@ -27,11 +30,24 @@ def read_official_content(path_or_file):
     return common.restricted_load(common.read_bytes(path_or_file), ALLOWED_GLOBALS)
 
 
+def _import_torch(obj, meta: dict, **kwargs) -> NetworkSnapshot:
+    content = torch_pickle.parse_training_pickle(obj)
+    family = torch_pickle.generator_family(content.G_ema)
+    if family == "stylegan3":
+        raise ValueError("StyleGAN3 pickles are not supported yet (G_ema's synthesis network has the StyleGAN3 "
+                         "layers input, L0_...); stylegan2-ada-pytorch pickles are")
+    meta = dict(meta, **content.metadata())
+    return ada_pytorch.import_ada_pytorch(content, meta, **kwargs)
+
+
 def import_official_pickle(path, impl: Optional[str] = None, fused_modconv=None, precision: Optional[str] = None,
                            num_fp16_res: Optional[int] = None) -> NetworkSnapshot:
     """Reads an official NVIDIA pickle into a NetworkSnapshot (G, D, G_ema; None where the file has none).
 
     TF1 pickles: see `tf1.import_tf1` (G_ema = Gs; metadata source_format 'official_tf_pickle').
+    stylegan2-ada-pytorch pickles: G, D, G_ema; metadata source_format 'stylegan2_ada_pytorch_pickle', the
+    `training_set_kwargs` and, when the pickle has an augment_pipe, `augment_pipe` = {'p': its probability,
+    'kwargs': its constructor kwargs}.
     Networks that NVIDIA built with num_fp16_res / conv_clamp keep them (precision 'fp16') unless precision /
     num_fp16_res override them; impl / fused_modconv choose the runtime implementation.
     """
@@ -41,11 +57,14 @@ def import_official_pickle(path, impl: Optional[str] = None, fused_modconv=None,
     nets = tf1.tf1_networks(obj)
     if nets is not None:
         return tf1.import_tf1(nets, meta["source"], **kwargs)
-    raise ValueError(f"expected an official pickle holding (G, D, Gs) dnnlib Networks, got {type(obj).__name__}")
+    if torch_pickle.is_training_pickle(obj):
+        return _import_torch(obj, meta, **kwargs)
+    raise ValueError(f"expected an official pickle holding (G, D, Gs) dnnlib Networks (TensorFlow) or a dict of "
+                     f"persistent G / D / G_ema modules (PyTorch), got {type(obj).__name__}")
 
 
 # Imports run one way (this package -> serialization): serialization's load_network learns about pickles from here.
-register_format("official NVIDIA StyleGAN2 / StyleGAN2-ADA / StyleGAN (v1) TensorFlow pickle (.pkl)", PICKLE_MAGIC,
-                import_official_pickle)
+register_format("official NVIDIA StyleGAN2 / StyleGAN2-ADA / StyleGAN (v1) TensorFlow pickle or stylegan2-ada-pytorch "
+                "pickle (.pkl)", PICKLE_MAGIC, import_official_pickle)
 
 __all__ = ["ALLOWED_GLOBALS", "RestrictedUnpickler", "import_official_pickle", "read_official_content"]
