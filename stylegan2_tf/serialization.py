@@ -193,7 +193,7 @@ def load_snapshot(path: str, impl: Optional[str] = None, fused_modconv=None, pre
 
 # -- one loader for every network file format, chosen by the file's content ------------------------------------------
 ZIP_MAGIC = b"PK\x03\x04"      # numpy.savez writes a zip archive
-PICKLE_MAGIC = b"\x80"          # pickle protocol >= 2 (the official pickles are protocol 4)
+PICKLE_MAGIC = b"\x80"          # pickle protocol >= 2 (TF1 and PyTorch official pickles alike)
 
 
 @dataclass(frozen=True)
@@ -224,8 +224,8 @@ def network_formats() -> Tuple[NetworkFormat, ...]:
 def load_network(path: str, impl: Optional[str] = None, fused_modconv=None, precision: Optional[str] = None,
                  num_fp16_res: Optional[int] = None) -> NetworkSnapshot:
     """Loads a network file of any registered format, recognised by its first bytes (not its name): a stylegan2_tf
-    snapshot (zip, usually .npz) or an official NVIDIA StyleGAN2 / StyleGAN2-ADA / StyleGAN (v1) TensorFlow pickle
-    (usually .pkl).
+    snapshot (zip, usually .npz) or an official NVIDIA StyleGAN2 / StyleGAN2-ADA / StyleGAN (v1) TensorFlow pickle or a
+    stylegan2-ada-pytorch training pickle (usually .pkl).
 
     Returns a NetworkSnapshot with `.G`, `.D`, `.G_ema` (Keras models; None where absent) and `.metadata`.
     Official pickles are read with a restricted unpickler (no code from the file runs). impl/fused_modconv override

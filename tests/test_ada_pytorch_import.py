@@ -285,4 +285,5 @@ def test_what_our_networks_cannot_express_is_refused(tmp_path):
     G = tfm.ada_generator(seed=1, mapping_kwargs=dict(num_layers=2), synthesis_kwargs=SMALL)
     del G.modules["synthesis"].modules["b8"].modules["conv1"].params["noise_strength"]
     data, _ = tfm.make_ada_pytorch_pickle(G_ema=G, include=("G_ema",))
-    _one_line_error(_write(tmp_path, data, "missing.pkl"), r"missing tensors \['synthesis\.b8\.conv1\.noise_strength'\]")
+    _one_line_error(_write(tmp_path, data, "missing.pkl"),
+                    r"missing tensors \['synthesis\.b8\.conv1\.noise_strength'\]")

@@ -261,7 +261,8 @@ def _fc(rng, in_f, out_f, activation="linear", lr=1.0, bias_init=0.0, args=None)
         kwargs["lr_multiplier"] = lr
     if bias_init:
         kwargs["bias_init"] = bias_init
-    m = Module("FullyConnectedLayer", args if args is not None else (in_f, out_f), kwargs, activation=activation, weight_gain=np.float64(lr / np.sqrt(in_f)), bias_gain=lr)
+    m = Module("FullyConnectedLayer", args if args is not None else (in_f, out_f), kwargs, activation=activation,
+               weight_gain=np.float64(lr / np.sqrt(in_f)), bias_gain=lr)
     m.params["weight"] = rng.n(out_f, in_f, scale=1.0 / lr)
     m.params["bias"] = _f32(bias_init + rng.n(out_f, scale=0.3) / lr)
     return m
