@@ -2,7 +2,7 @@
 
     stylegan2_tf.ops            compiled ops (bias_act, upfirdn2d, ...) with pure-TF references
     stylegan2_tf.networks       Generator / Discriminator (Keras models, faithful to the official networks)
-    stylegan2_tf.load_network   snapshots of this project and NVIDIA's official TF1 pickles
+    stylegan2_tf.load_network   snapshots of this project and NVIDIA's official pickles (TF1, stylegan2-ada-pytorch)
 """
 import os as _os
 import sys as _sys
@@ -19,7 +19,7 @@ _import_tensorflow()
 from stylegan2_tf.networks import Discriminator, Generator  # noqa: E402
 from stylegan2_tf.serialization import (NetworkSnapshot, clone_network, load_network, save_network,  # noqa: E402
                                         update_ema)
-from stylegan2_tf import official_pickle as _official_pickle  # noqa: E402,F401  (registers the .pkl format)
+from stylegan2_tf import official as _official  # noqa: E402,F401  (registers the .pkl formats)
 
 __version__ = "0.1.0"
 

@@ -9,8 +9,8 @@ Variable names are the official StyleGAN2 scopes (see docs/networks.md); layouts
 [4, 4, C], noise buffers [H, W]). Files are written atomically (temporary file, then os.replace).
 
 `load_network` is the one loader of network files: it picks the format by the file's first bytes among the registered
-ones (snapshots here; `stylegan2_tf.official_pickle` registers the official pickles — it imports this module, never
-the reverse, so imports run one way).
+ones (snapshots here; the package `stylegan2_tf.official` registers the official pickles — it imports this module,
+never the reverse, so imports run one way).
 """
 from __future__ import annotations
 
@@ -193,7 +193,7 @@ def load_snapshot(path: str, impl: Optional[str] = None, fused_modconv=None, pre
 
 # -- one loader for every network file format, chosen by the file's content ------------------------------------------
 ZIP_MAGIC = b"PK\x03\x04"      # numpy.savez writes a zip archive
-PICKLE_MAGIC = b"\x80"          # pickle protocol >= 2 (the official pickles are protocol 4)
+PICKLE_MAGIC = b"\x80"          # pickle protocol >= 2 (TF1 and PyTorch official pickles alike)
 
 
 @dataclass(frozen=True)
@@ -209,7 +209,7 @@ _FORMATS: List[NetworkFormat] = []
 
 
 def register_format(description: str, magic: bytes, load: Callable[..., NetworkSnapshot]) -> None:
-    """Adds a format to `load_network` (modules above this one register theirs, e.g. `official_pickle`, so this
+    """Adds a format to `load_network` (modules above this one register theirs, e.g. `official`, so this
     module never imports them). Registering the same magic again replaces the entry."""
     if not magic:
         raise ValueError("a network format needs a non-empty magic prefix")
@@ -224,8 +224,8 @@ def network_formats() -> Tuple[NetworkFormat, ...]:
 def load_network(path: str, impl: Optional[str] = None, fused_modconv=None, precision: Optional[str] = None,
                  num_fp16_res: Optional[int] = None) -> NetworkSnapshot:
     """Loads a network file of any registered format, recognised by its first bytes (not its name): a stylegan2_tf
-    snapshot (zip, usually .npz) or an official NVIDIA StyleGAN2 / StyleGAN2-ADA / StyleGAN (v1) TensorFlow pickle
-    (usually .pkl).
+    snapshot (zip, usually .npz) or an official NVIDIA StyleGAN2 / StyleGAN2-ADA / StyleGAN (v1) TensorFlow pickle or a
+    stylegan2-ada-pytorch training pickle (usually .pkl).
 
     Returns a NetworkSnapshot with `.G`, `.D`, `.G_ema` (Keras models; None where absent) and `.metadata`.
     Official pickles are read with a restricted unpickler (no code from the file runs). impl/fused_modconv override

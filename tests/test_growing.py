@@ -21,7 +21,7 @@ from stylegan2_tf.networks import (AdaIN, Discriminator, Generator, GrowingDiscr
                                    RevisedSynthesis, StyleGAN1Synthesis, active_style_layers)
 from stylegan2_tf.networks.growing import box_downsample, nearest_upsample  # noqa: E402
 from stylegan2_tf.networks.stylegan1 import StyleGAN1Layer  # noqa: E402
-from stylegan2_tf.official_pickle import import_official_pickle  # noqa: E402
+from stylegan2_tf.official import import_official_pickle  # noqa: E402
 from stylegan2_tf.serialization import (clone_network, load_network, network_values, save_network,  # noqa: E402
                                         update_ema)
 

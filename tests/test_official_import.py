@@ -9,8 +9,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from official_format import (make_official_pickle, reference_discriminator,  # noqa: E402
                              reference_generator)
-from stylegan2_tf.official_pickle import (RestrictedUnpickler, import_official_pickle,  # noqa: E402
-                                          read_official_pickle)
+from stylegan2_tf.official import RestrictedUnpickler, import_official_pickle  # noqa: E402
+from stylegan2_tf.official.tf1 import read_official_pickle  # noqa: E402
 from stylegan2_tf.serialization import load_network, network_values, save_network  # noqa: E402
 
 

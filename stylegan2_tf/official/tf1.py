@@ -1,5 +1,5 @@
 """Import NVIDIA's official StyleGAN2 / StyleGAN2-ADA (and StyleGAN v1) TensorFlow 1 pickles without TF1 and without
-running their code.
+running their code (the TensorFlow half of `stylegan2_tf.official`, which reads the file and dispatches here).
 
 Format facts (from the official `dnnlib.tflib.network.Network.__getstate__`): a network pickle is a tuple (G, D, Gs)
 of `dnnlib.tflib.network.Network` objects whose state is a dict with keys `version`, `name`, `static_kwargs` (the
@@ -15,20 +15,13 @@ they load unchanged); D's `Dense0` consumes the NCHW flattening of the 4x4 featu
 """
 from __future__ import annotations
 
-import collections
-import io
-import os
 import pickle
 from typing import Dict, Optional, Tuple
 
 import numpy as np
 
-from stylegan2_tf.serialization import (PICKLE_MAGIC, NetworkSnapshot, assign_values, build_network,
-                                        precision_overrides, register_format)
-
-# Functions numpy pickles refer to, looked up through public reduce protocols rather than private modules.
-_NP_RECONSTRUCT = np.ndarray.__reduce__(np.zeros(1))[0]
-_NP_SCALAR = np.float32(0).__reduce__()[0]
+from stylegan2_tf.official.common import COMMON_GLOBALS, KwargReader, read_bytes, restricted_load
+from stylegan2_tf.serialization import NetworkSnapshot, assign_values, build_network, precision_overrides
 
 
 class OfficialNetworkState:
@@ -67,69 +60,26 @@ class OfficialNetworkState:
         return list(self.state["variables"])
 
 
-class _EasyDict(dict):
-    """Stand-in for dnnlib's EasyDict (a plain dict subclass)."""
+# The globals a TF1 pickle names besides the common ones (dnnlib's EasyDict, numpy arrays).
+TF1_GLOBALS = {("dnnlib.tflib.network", "Network"): OfficialNetworkState}
 
 
-_ALLOWED = {
-    ("dnnlib.tflib.network", "Network"): OfficialNetworkState,
-    ("dnnlib.util", "EasyDict"): _EasyDict,
-    ("dnnlib", "EasyDict"): _EasyDict,
-    ("collections", "OrderedDict"): collections.OrderedDict,
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    ("numpy.core.multiarray", "_reconstruct"): _NP_RECONSTRUCT,
-    ("numpy._core.multiarray", "_reconstruct"): _NP_RECONSTRUCT,
-    ("numpy.core.multiarray", "scalar"): _NP_SCALAR,
-    ("numpy._core.multiarray", "scalar"): _NP_SCALAR,
-}
-
-
-def _codecs_encode(text, encoding="utf-8"):
-    # Python-2-compatible byte strings inside numpy pickles are written as _codecs.encode(str, 'latin1').
-    if not isinstance(text, str) or encoding not in ("latin1", "latin-1", "utf-8", "utf8"):
-        raise pickle.UnpicklingError("refusing _codecs.encode with unexpected arguments")
-    return text.encode(encoding)
-
-
-_ALLOWED[("_codecs", "encode")] = _codecs_encode
-
-
-class RestrictedUnpickler(pickle.Unpickler):
-    """Admits only dnnlib Network states, dicts and numpy arrays; anything else is refused with a clear error."""
-
-    def find_class(self, module: str, name: str):
-        try:
-            return _ALLOWED[(module, name)]
-        except KeyError:
-            raise pickle.UnpicklingError(
-                f"refusing to load {module}.{name}: official network pickles contain only dnnlib Network states "
-                f"and numpy arrays, and this loader never runs code from a pickle") from None
-
-    def persistent_load(self, pid):
-        raise pickle.UnpicklingError("refusing persistent ids: not an official network pickle")
-
-
-def read_official_pickle(path_or_file) -> Tuple[OfficialNetworkState, ...]:
-    """Returns (G, D, Gs) states (or (Gs,) for a single-network pickle). Raises ValueError on a foreign pickle."""
-    if isinstance(path_or_file, (str, os.PathLike)):
-        if not os.path.exists(path_or_file):
-            raise FileNotFoundError(f"network pickle not found: {path_or_file}")
-        with open(path_or_file, "rb") as f:
-            data = f.read()
-    else:
-        data = path_or_file.read()
-    try:
-        obj = RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
-    except pickle.UnpicklingError as e:
-        raise ValueError(f"not a loadable official StyleGAN2 pickle: {e}") from None
-    except (EOFError, AttributeError, TypeError, IndexError, KeyError) as e:
-        raise ValueError(f"corrupt or unsupported pickle: {type(e).__name__}: {e}") from None
+def tf1_networks(obj) -> Optional[Tuple[OfficialNetworkState, ...]]:
+    """(G, D, Gs) or (Gs,) if an unpickled object is a TF1 network pickle's content, else None."""
     if isinstance(obj, OfficialNetworkState):
         return (obj,)
     if isinstance(obj, tuple) and len(obj) == 3 and all(isinstance(o, OfficialNetworkState) for o in obj):
         return obj
-    raise ValueError(f"expected an official pickle holding (G, D, Gs) dnnlib Networks, got {type(obj).__name__}")
+    return None
+
+
+def read_official_pickle(path_or_file) -> Tuple[OfficialNetworkState, ...]:
+    """Returns (G, D, Gs) states (or (Gs,) for a single-network pickle). Raises ValueError on a foreign pickle."""
+    obj = restricted_load(read_bytes(path_or_file), {**COMMON_GLOBALS, **TF1_GLOBALS})
+    nets = tf1_networks(obj)
+    if nets is None:
+        raise ValueError(f"expected an official pickle holding (G, D, Gs) dnnlib Networks, got {type(obj).__name__}")
+    return nets
 
 
 def collect_variables(net: OfficialNetworkState, prefix: str = "") -> Dict[str, np.ndarray]:
@@ -149,34 +99,6 @@ def collect_variables(net: OfficialNetworkState, prefix: str = "") -> Dict[str, 
             raise ValueError(f"{net.name}: component {comp_name!r} is not a dnnlib Network")
         out.update(collect_variables(comp, prefix + comp_name + "/"))
     return out
-
-
-class _KwargReader:
-    """Reads static kwargs, remembering which were consumed so leftovers can be reported."""
-
-    def __init__(self, kwargs: dict, what: str):
-        self.kwargs = kwargs
-        self.what = what
-        self.known = set()
-
-    def get(self, key, default=None):
-        self.known.add(key)
-        value = self.kwargs.get(key, default)
-        return default if value is None else value
-
-    def ignore(self, *keys):
-        self.known.update(keys)
-
-    def require(self, key, allowed, default):
-        value = self.get(key, default)
-        if value not in allowed:
-            raise ValueError(f"{self.what}: unsupported {key}={value!r} (supported: {allowed})")
-        return value
-
-    def check_unknown(self):
-        unknown = sorted(set(self.kwargs) - self.known)
-        if unknown:
-            raise ValueError(f"{self.what}: unknown official kwargs {unknown}; refusing to guess their meaning")
 
 
 # Build functions we import: generator -> {synthesis build function -> variant}, discriminator -> variant.
@@ -237,13 +159,13 @@ def _w_avg_beta(kwargs: dict) -> Optional[float]:
     return None if beta is None or beta == 1 else float(beta)
 
 
-def _blur_filter(k: "_KwargReader") -> Optional[list]:
+def _blur_filter(k: "KwargReader") -> Optional[list]:
     k.ignore("blur_filter")
     value = k.kwargs.get("blur_filter", [1, 2, 1])  # an explicit None turns the blur off
     return None if value is None else list(value)
 
 
-def _stylegan1_generator_config(k: "_KwargReader") -> dict:
+def _stylegan1_generator_config(k: "KwargReader") -> dict:
     """G_style = G_mapping + G_synthesis of networks_stylegan (defaults as there: fmap_base 8192, ...)."""
     k.ignore("truncation_psi", "truncation_cutoff", "truncation_psi_val", "truncation_cutoff_val",
              "style_mixing_prob", "randomize_noise", "dtype", "is_template_graph", "dlatent_broadcast",
@@ -271,7 +193,7 @@ def _stylegan1_generator_config(k: "_KwargReader") -> dict:
     return config
 
 
-def _precision_config(k: "_KwargReader") -> dict:
+def _precision_config(k: "KwargReader") -> dict:
     """StyleGAN2-ADA's num_fp16_res N: its N highest-resolution blocks computed in float16 whatever `dtype` says;
     so do ours (precision 'fp16'). StyleGAN2 pickles have no such kwarg: float32."""
     n = k.get("num_fp16_res", 0)
@@ -286,7 +208,7 @@ def generator_config(G: OfficialNetworkState) -> dict:
     kwargs = dict(G.static_kwargs)
     for comp in G.components.values():
         kwargs.update(comp.static_kwargs)
-    k = _KwargReader(kwargs, "generator")
+    k = KwargReader(kwargs, "generator")
     if variant == "stylegan1":
         return _stylegan1_generator_config(k)
     syn_func = G.components["synthesis"].build_func_name
@@ -338,7 +260,7 @@ def discriminator_config(D: OfficialNetworkState) -> Tuple[str, dict]:
     """(class name, constructor config) from an official D state: Discriminator for StyleGAN2(-ADA),
     GrowingDiscriminator for D_stylegan (architecture 'orig') and StyleGAN's D_basic ('stylegan1')."""
     variant = discriminator_variant(D)
-    k = _KwargReader(D.static_kwargs, "discriminator")
+    k = KwargReader(D.static_kwargs, "discriminator")
     k.ignore("dtype", "augment_strength", "freeze_layers", "pagan_num", "pagan_fade",
              "is_template_graph")
     if variant in _GROWING_VARIANTS:
@@ -445,9 +367,9 @@ def convert_discriminator(D: OfficialNetworkState, impl: Optional[str] = None, p
     return net
 
 
-def import_official_pickle(path, impl: Optional[str] = None, fused_modconv=None, precision: Optional[str] = None,
-                           num_fp16_res: Optional[int] = None) -> NetworkSnapshot:
-    """Reads an official pickle into a NetworkSnapshot (G, D, G_ema = Gs); a Gs-only pickle gives only G_ema.
+def import_tf1(nets: Tuple[OfficialNetworkState, ...], source: str, impl: Optional[str] = None, fused_modconv=None,
+               precision: Optional[str] = None, num_fp16_res: Optional[int] = None) -> NetworkSnapshot:
+    """A TF1 pickle's (G, D, Gs) (or (Gs,)) as a NetworkSnapshot (G, D, G_ema = Gs); a Gs-only pickle gives only G_ema.
 
     StyleGAN2-ADA networks keep their num_fp16_res (float16 blocks) and conv_clamp unless precision/num_fp16_res
     override them (e.g. precision='fp32' for float32 everywhere).
@@ -456,9 +378,7 @@ def import_official_pickle(path, impl: Optional[str] = None, fused_modconv=None,
     `official_truncation` (psi 0.7 on the first 8 layers unless the pickle's kwargs say otherwise); our networks do
     not apply them by themselves: pass them to the tools (--trunc 0.7 --trunc-cutoff 8) to reproduce NVIDIA's images.
     """
-    nets = read_official_pickle(path)
-    meta = {"source": os.path.basename(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else "<stream>",
-            "source_format": "official_tf_pickle"}
+    meta = {"source": source, "source_format": "official_tf_pickle"}
     gs = nets[-1]
     names = ("G", "D", "Gs") if len(nets) == 3 else ("Gs",)
     meta["official_build_functions"] = {name: net.build_func_name for name, net in zip(names, nets)}
@@ -472,8 +392,3 @@ def import_official_pickle(path, impl: Optional[str] = None, fused_modconv=None,
     return NetworkSnapshot(G=convert_generator(G, impl, fused_modconv, **prec),
                            D=convert_discriminator(D, impl, **prec),
                            G_ema=convert_generator(Gs, impl, fused_modconv, **prec), metadata=meta)
-
-
-# Imports run one way (this module -> serialization): serialization's load_network learns about pickles from here.
-register_format("official NVIDIA StyleGAN2 / StyleGAN2-ADA / StyleGAN (v1) TensorFlow pickle (.pkl)", PICKLE_MAGIC,
-                import_official_pickle)
