@@ -5,6 +5,7 @@
     setup_filter, filter2d, upsample2d, downsample2d
     conv2d_resample                      convolution with optional fused 2x FIR up/downsampling (what layers call)
     affine_resample                      bilinear samples of a padded, 2x-upsampled image (ADA's geometric stage)
+    filtered_lrelu                       bias, upsampling FIR, leaky ReLU, clamp, downsampling FIR (StyleGAN3)
     upsample_conv2d, conv_downsample2d, grouped_upsample_conv2d   its fused forms
     custom_ops_available()               whether the compiled library loads
     cpu_loops()                          which copy of the compiled CPU loops runs ('avx512', 'avx2', 'baseline')
@@ -13,6 +14,7 @@ Every op takes impl='auto' | 'custom' | 'ref'.
 """
 from stylegan2_tf.ops._library import cpu_loops, custom_ops_available, library_path, load_error, resolve_impl
 from stylegan2_tf.ops.affine_resample import affine_resample
+from stylegan2_tf.ops.filtered_lrelu import filtered_lrelu
 from stylegan2_tf.ops.bias_act import ACTIVATIONS, bias_act
 from stylegan2_tf.ops.conv2d_resample import (conv2d_resample, conv_downsample2d, grouped_upsample_conv2d,
                                               upsample_conv2d)
@@ -20,6 +22,6 @@ from stylegan2_tf.ops.upfirdn2d import downsample2d, filter2d, setup_filter, upf
 
 __all__ = [
     "ACTIVATIONS", "affine_resample", "bias_act", "conv2d_resample", "conv_downsample2d", "cpu_loops", "custom_ops_available",
-    "downsample2d", "filter2d", "grouped_upsample_conv2d",
+    "downsample2d", "filter2d", "filtered_lrelu", "grouped_upsample_conv2d",
     "library_path", "load_error", "resolve_impl", "setup_filter", "upfirdn2d", "upsample2d", "upsample_conv2d",
 ]
