@@ -108,9 +108,8 @@ def filtered_lrelu(x, fu=None, fd=None, b=None, up: int = 1, down: int = 1, padd
         impl = "ref"
     if impl == "ref":
         return _filtered_lrelu_ref(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip_filter, data_format)
-    from stylegan2_tf.ops import _filtered_lrelu_custom  # the compiled op's wrapper and gradient
-    return _filtered_lrelu_custom.filtered_lrelu_custom(x, fu, fd, b, up, down, padding, gain, slope, clamp,
-                                                        flip_filter, data_format)
+    from stylegan2_tf.ops._filtered_lrelu_custom import filtered_lrelu_custom  # the compiled op and its gradient
+    return filtered_lrelu_custom(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip_filter, data_format)
 
 
 def _filtered_lrelu_ref(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip_filter, data_format):
