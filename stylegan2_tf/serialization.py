@@ -32,9 +32,9 @@ HEADER_KEY = "__header__"
 
 
 def _classes() -> Dict[str, type]:
-    from stylegan2_tf.networks.discriminator import Discriminator
-    from stylegan2_tf.networks.generator import Generator
-    from stylegan2_tf.networks.growing_discriminator import GrowingDiscriminator
+    from stylegan2_tf.networks.stylegan2.discriminator import Discriminator
+    from stylegan2_tf.networks.stylegan2.generator import Generator
+    from stylegan2_tf.networks.growing.discriminator import GrowingDiscriminator
     return {"Generator": Generator, "Discriminator": Discriminator, "GrowingDiscriminator": GrowingDiscriminator}
 
 

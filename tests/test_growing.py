@@ -19,8 +19,8 @@ from official_format import (adain_ref, box_downsample_ref, make_growing_pickle,
                              v1_fused_conv_downscale_ref, v1_fused_upscale_conv_ref, _conv_same)
 from stylegan2_tf.networks import (AdaIN, Discriminator, Generator, GrowingDiscriminator,  # noqa: E402
                                    RevisedSynthesis, StyleGAN1Synthesis, active_style_layers)
-from stylegan2_tf.networks.growing import box_downsample, nearest_upsample  # noqa: E402
-from stylegan2_tf.networks.stylegan1 import StyleGAN1Layer  # noqa: E402
+from stylegan2_tf.networks.growing.base import box_downsample, nearest_upsample  # noqa: E402
+from stylegan2_tf.networks.growing.stylegan1 import StyleGAN1Layer  # noqa: E402
 from stylegan2_tf.official import import_official_pickle  # noqa: E402
 from stylegan2_tf.serialization import (clone_network, load_network, network_values, save_network,  # noqa: E402
                                         update_ema)

@@ -290,7 +290,7 @@ def _load_tool():
 
 
 def _small_network(path):
-    from stylegan2_tf.networks.generator import Generator
+    from stylegan2_tf.networks.stylegan2.generator import Generator
     from stylegan2_tf.serialization import save_network
     G = Generator(z_dim=16, w_dim=16, img_resolution=32, img_channels=1, mapping_layers=2, fmap_base=64,
                   fmap_max=16)

@@ -1,16 +1,21 @@
-"""StyleGAN2 networks (and the progressive-growing networks of its configs A-D) as Keras 3 layers/models (NHWC),
-faithful to NVIDIA's official TensorFlow networks."""
+"""The networks as Keras 3 layers/models (NHWC), faithful to NVIDIA's official ones, grouped by family:
+
+    layers.py, mapping.py, channels.py, precision.py, weights_util.py   shared building blocks and bookkeeping
+    growing/      the progressive-growing networks of the StyleGAN2 paper's configs A-D (StyleGAN's G_style/D_basic,
+                  the revised synthesis and D_stylegan)
+    stylegan2/    StyleGAN2's synthesis, generator and discriminator (configs E/F, StyleGAN2-ADA)
+"""
 from stylegan2_tf.networks.channels import nf, num_ws_for
-from stylegan2_tf.networks.discriminator import Discriminator, minibatch_stddev
-from stylegan2_tf.networks.generator import Generator, mix_styles, style_mixing_cutoff
-from stylegan2_tf.networks.growing import active_style_layers
-from stylegan2_tf.networks.growing_discriminator import GrowingDiscriminator
+from stylegan2_tf.networks.stylegan2.discriminator import Discriminator, minibatch_stddev
+from stylegan2_tf.networks.stylegan2.generator import Generator, mix_styles, style_mixing_cutoff
+from stylegan2_tf.networks.growing.base import active_style_layers
+from stylegan2_tf.networks.growing.discriminator import GrowingDiscriminator
 from stylegan2_tf.networks.layers import (EqualizedConv2D, EqualizedDense, ModulatedConv2D, SynthesisLayer,
                                           ToRGB)
 from stylegan2_tf.networks.mapping import MappingNetwork, normalize_2nd_moment
-from stylegan2_tf.networks.revised import RevisedSynthesis
-from stylegan2_tf.networks.stylegan1 import AdaIN, StyleGAN1Synthesis
-from stylegan2_tf.networks.synthesis import SynthesisNetwork
+from stylegan2_tf.networks.growing.revised import RevisedSynthesis
+from stylegan2_tf.networks.growing.stylegan1 import AdaIN, StyleGAN1Synthesis
+from stylegan2_tf.networks.stylegan2.synthesis import SynthesisNetwork
 
 __all__ = [
     "AdaIN", "Discriminator", "EqualizedConv2D", "EqualizedDense", "Generator", "GrowingDiscriminator",

@@ -19,7 +19,7 @@ from typing import Mapping, Optional
 
 import tensorflow as tf
 
-from stylegan2_tf.networks.growing import box_downsample, nearest_upsample
+from stylegan2_tf.networks.growing.base import box_downsample, nearest_upsample
 from stylegan2_tf.training.config import TrainConfig, parse_resolution_dict
 
 

@@ -21,7 +21,7 @@ from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
-from stylegan2_tf.networks.generator import mix_styles, style_mixing_cutoff
+from stylegan2_tf.networks.stylegan2.generator import mix_styles, style_mixing_cutoff
 
 
 def g_nonsaturating_loss(fake_logits: tf.Tensor) -> tf.Tensor:

@@ -14,9 +14,9 @@ import tensorflow as tf
 
 from stylegan2_tf.networks.layers import as_float32
 from stylegan2_tf.networks.mapping import MappingNetwork
-from stylegan2_tf.networks.revised import RevisedSynthesis
-from stylegan2_tf.networks.stylegan1 import StyleGAN1Synthesis
-from stylegan2_tf.networks.synthesis import SynthesisNetwork
+from stylegan2_tf.networks.growing.revised import RevisedSynthesis
+from stylegan2_tf.networks.growing.stylegan1 import StyleGAN1Synthesis
+from stylegan2_tf.networks.stylegan2.synthesis import SynthesisNetwork
 
 STRUCTURES = ("fixed", "growing")
 GROWING_ARCHITECTURES = ("orig", "stylegan1")

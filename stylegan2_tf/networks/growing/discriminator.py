@@ -21,10 +21,10 @@ import keras
 import tensorflow as tf
 
 from stylegan2_tf.networks.channels import check_resample_kernel, nf, resolution_log2
-from stylegan2_tf.networks.discriminator import minibatch_stddev
-from stylegan2_tf.networks.growing import add_lod_variable, grow_features
+from stylegan2_tf.networks.stylegan2.discriminator import minibatch_stddev
+from stylegan2_tf.networks.growing.base import add_lod_variable, grow_features
 from stylegan2_tf.networks.layers import EqualizedConv2D, EqualizedDense, as_float32, check_impl, layer_variables
-from stylegan2_tf.networks.stylegan1 import BOX, HE_GAIN, blur, check_blur_filter, check_v1_nonlinearity
+from stylegan2_tf.networks.growing.stylegan1 import BOX, HE_GAIN, blur, check_blur_filter, check_v1_nonlinearity
 from stylegan2_tf.ops import setup_filter
 
 GROWING_D_ARCHITECTURES = ("stylegan1", "orig")

@@ -14,7 +14,7 @@ import keras
 import tensorflow as tf
 
 from stylegan2_tf.networks.channels import check_resample_kernel, noise_resolution
-from stylegan2_tf.networks.growing import GrowingSynthesisBase, grow_images
+from stylegan2_tf.networks.growing.base import GrowingSynthesisBase, grow_images
 from stylegan2_tf.networks.layers import SynthesisLayer, ToRGB, check_fused, layer_variables
 
 

@@ -25,7 +25,7 @@ import keras
 import tensorflow as tf
 
 from stylegan2_tf.networks.channels import check_resample_kernel
-from stylegan2_tf.networks.growing import GrowingSynthesisBase, grow_images, layer_noise
+from stylegan2_tf.networks.growing.base import GrowingSynthesisBase, grow_images, layer_noise
 from stylegan2_tf.networks.layers import EqualizedConv2D, EqualizedDense, as_float32, check_fused, check_impl
 from stylegan2_tf.ops import bias_act, filter2d, setup_filter
 
