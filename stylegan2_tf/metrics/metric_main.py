@@ -20,6 +20,11 @@ fd_fmnist10k   Frechet distance in the features of the shipped Fashion-MNIST cla
 kid_fmnist10k  kernel distance (KID's kernel, 100 subsets of 1000), same features and images
 ppl_fmnist_wend  PPL in W, t = 0, 10k samples, eps 1e-4, with the squared L2 distance of the same classifier's
                features (unquantized float images) instead of LPIPS: the offline path length
+eqt50k_int     StyleGAN3's EQ-T: PSNR (dB) between images of integer-translated inputs and translated images,
+               50k samples in batches of 4 (generators with a Fourier-feature input, metrics/equivariance.py)
+eqt50k_frac    EQ-T_frac: the same with fractional translations (windowed-sinc shift)
+eqr50k         EQ-R: rotations, both sides band-limited as a rotation would
+eqt5k_int, eqt5k_frac, eqr5k   the same on 5k samples (cheap enough to run at training snapshots)
 =============  ===================================================================================
 
 Generated images are converted to uint8 as ``clip(x * 127.5 + 128, 0, 255)`` (StyleGAN2-ADA's
@@ -397,6 +402,15 @@ def _kid_fmnist(opts: MetricOptions, name: str, num_gen: int) -> float:
                               seed=opts.seed)
 
 
+def _eq(opts: MetricOptions, name: str, num: int, **which) -> float:
+    from .equivariance import compute_equivariance_metrics
+    prog = _Progress(opts, f"equivariance ({name})", _num_gen(opts, num))
+    out = compute_equivariance_metrics(opts.G, _num_gen(opts, num), batch_size=4, seed=opts.seed,
+                                       label_sampler=_label_sampler(opts), G_kwargs=opts.G_kwargs, progress=prog,
+                                       **which)
+    return next(iter(out.values()))
+
+
 _REGISTRY: Dict[str, Callable[[MetricOptions], Dict[str, float]]] = {
     "fid50k_full": lambda o: {"fid50k_full": _fid(o, None, 50000)},
     "fid50k": lambda o: {"fid50k": _fid(o, 50000, 50000)},
@@ -414,11 +428,16 @@ _REGISTRY: Dict[str, Callable[[MetricOptions], Dict[str, float]]] = {
     "kid_fmnist10k": lambda o: {"kid_fmnist10k": _kid_fmnist(o, "kid_fmnist10k", 10000)},
     "ppl_fmnist_wend": lambda o: {"ppl_fmnist_wend": _ppl(o, "w", "end", crop=False, num_samples=10000,
                                                           distance="fmnist")},
+    **{f"eqt{n}k_int": (lambda o, n=n: {f"eqt{n}k_int": _eq(o, f"eqt{n}k_int", n * 1000, eqt_int=True)})
+       for n in (50, 5)},
+    **{f"eqt{n}k_frac": (lambda o, n=n: {f"eqt{n}k_frac": _eq(o, f"eqt{n}k_frac", n * 1000, eqt_frac=True)})
+       for n in (50, 5)},
+    **{f"eqr{n}k": (lambda o, n=n: {f"eqr{n}k": _eq(o, f"eqr{n}k", n * 1000, eqr=True)}) for n in (50, 5)},
 }
 
 # Weight files each metric family needs (checked in order: the Fashion-MNIST classifier ships with the package).
-_NETWORKS = {"fd_fmnist": [], "kid_fmnist": [], "ppl_fmnist": [], "fid": ["inception"], "kid": ["inception"], "is": ["inception"],
-             "pr": ["vgg"], "ppl": ["vgg", "lpips"]}
+_NETWORKS = {"fd_fmnist": [], "kid_fmnist": [], "ppl_fmnist": [], "eqt": [], "eqr": [], "fid": ["inception"],
+             "kid": ["inception"], "is": ["inception"], "pr": ["vgg"], "ppl": ["vgg", "lpips"]}
 
 
 def list_valid_metrics() -> List[str]:
