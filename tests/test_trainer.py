@@ -79,10 +79,10 @@ def test_generator_labels_are_drawn_from_the_dataset(tmp_path):
     calls = []
     styles = t.loss.styles
 
-    def spy(inputs):
+    def spy(inputs, *args):
         seen[len(calls)].assign(inputs.c)
         calls.append(1)
-        return styles(inputs)
+        return styles(inputs, *args)
     t.loss.styles = spy
     it = t.make_iterator()
     real_labels = None

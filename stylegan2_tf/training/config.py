@@ -110,6 +110,10 @@ class TrainConfig:
                                    '--resume starts from a snapshot or pickle (as stylegan2-ada-pytorch).')
     freezed: int = _f(0, "Freeze-D: keep D's first N layers (from the highest resolution down, as "
                       'stylegan2-ada-pytorch counts them) fixed: no gradient, no Adam update.')
+    blur_sigma: float = _f(0.0, "Blur D's inputs (reals and fakes, before augmentation) with a Gaussian-like filter "
+                           'of this sigma in pixels at the start, fading linearly to 0 over --blur_fade_kimg '
+                           '(StyleGAN3-R: 10); 0 = off; a --resume from a snapshot or pickle sets it to 0.')
+    blur_fade_kimg: float = _f(200.0, "kimg over which --blur_sigma fades to 0 (StyleGAN3: batch * 200 / 32).")
     seed: int = _f(0, 'Random seed (latents, shuffling, flips, initialisation).')
     kimg_per_tick: float = _f(4.0, 'Progress interval in kimg.')
     snap: int = _f(10, 'Ticks between network snapshots and fake grids (0 = only at the end).')
@@ -166,6 +170,9 @@ class TrainConfig:
             raise ValueError(f'--subset must be >= 1 (the number of images to train on), got {self.subset}')
         if self.freezed < 0:
             raise ValueError(f'--freezed must be >= 0, got {self.freezed}')
+        if self.blur_sigma < 0 or self.blur_fade_kimg < 0:
+            raise ValueError(f'--blur_sigma and --blur_fade_kimg must be >= 0, got {self.blur_sigma}, '
+                             f'{self.blur_fade_kimg}')
 
     def _validate_augmentation(self):
         if self.p is not None and not 0 <= self.p <= 1:

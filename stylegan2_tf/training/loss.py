@@ -16,12 +16,14 @@ that gradients summed over replicas equal the gradients of the global-batch mean
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
 from stylegan2_tf.networks.stylegan2.generator import mix_styles, style_mixing_cutoff
+from stylegan2_tf.ops import filter2d
 
 
 def g_nonsaturating_loss(fake_logits: tf.Tensor) -> tf.Tensor:
@@ -59,6 +61,17 @@ def r1_penalty(d_fn: Callable[[tf.Tensor], tf.Tensor], reals: tf.Tensor,
         total = _scaled(tf.reduce_sum(logits), grad_scale)
     grads = _unscaled(tape.gradient(total, reals), grad_scale)
     return tf.reduce_sum(tf.square(grads), axis=list(range(1, grads.shape.rank))), logits
+
+
+def blur_filter(sigma, max_sigma: float) -> tf.Tensor:
+    """StyleGAN3's blur of D's inputs (config R, at the start of training): taps 2^(-(x / sigma)^2) for integer
+    |x| <= floor(3 sigma), normalised. Laid out on the fixed support |x| <= floor(3 max_sigma) (zeros beyond
+    floor(3 sigma)) so that one graph serves every sigma of the fade; filtering with it equals filtering with the
+    short filter. sigma: float32 scalar tensor > 0."""
+    reach = int(math.floor(3 * max_sigma))
+    x = tf.range(-reach, reach + 1, dtype=tf.float32)
+    taps = tf.where(tf.abs(x) <= tf.floor(3 * sigma), tf.pow(2.0, -tf.square(x / sigma)), 0.0)
+    return taps / tf.reduce_sum(taps)
 
 
 def path_length_noise(image_shape, seed) -> tf.Tensor:
@@ -171,38 +184,54 @@ class StyleGAN2Loss:
 
     def __init__(self, G, D, *, r1_gamma: float = 10.0, pl_weight: float = 2.0, pl_decay: float = 0.01,
                  style_mixing_prob: float = 0.9, augment: Optional[Callable[..., tf.Tensor]] = None,
-                 lod_level: Optional[int] = None):
+                 lod_level: Optional[int] = None, blur_sigma: float = 0.0):
         self.G, self.D = G, D
         self.r1_gamma, self.pl_weight, self.pl_decay = float(r1_gamma), float(pl_weight), float(pl_decay)
         self.style_mixing_prob = float(style_mixing_prob)
         self.augment = augment
+        self.max_blur_sigma = float(blur_sigma)   # the blur's start; the step passes the current sigma
         self._net_kw = {} if lod_level is None else {'lod_level': int(lod_level)}
+        # StyleGAN3 (as NVlabs/stylegan3's loss): the moving averages of the generator (w_avg, the layers' input
+        # magnitudes) are updated only by the G evaluation of D's phase; StyleGAN2 updates w_avg at every training
+        # mapping call (TF1's G_main).
+        self.emas_in_d_phase_only = bool(getattr(G, 'updates_emas_in_d_phase_only', False))
 
     # -- networks in training mode -----------------------------------------------------------------
-    def styles(self, inputs: GenInputs) -> tf.Tensor:
-        """ws [n, num_ws, w_dim] (style-mixed); the unmixed w updates w_avg (as both official codes do)."""
-        ws = self.G.mapping(inputs.z, inputs.c, training=True, update_w_avg=True)
+    def _update_emas(self, phase: str) -> bool:
+        return phase == 'D' or not self.emas_in_d_phase_only
+
+    def styles(self, inputs: GenInputs, phase: str = 'G') -> tf.Tensor:
+        """ws [n, num_ws, w_dim] (style-mixed); the unmixed w updates w_avg (as both official codes do; StyleGAN3 in
+        D's phase only)."""
+        ws = self.G.mapping(inputs.z, inputs.c, training=True, update_w_avg=self._update_emas(phase))
         if self.style_mixing_prob > 0:
             ws2 = self.G.mapping(inputs.z2, inputs.c, training=True, update_w_avg=False)
             ws = style_mix(ws, ws2, self.style_mixing_prob, inputs.mix_seed, inputs.active_ws)
         return ws
 
-    def synthesize(self, ws: tf.Tensor, inputs: GenInputs) -> tf.Tensor:
-        return self.G.synthesis(ws, noise_mode='random', training=True, noise_inputs=inputs.noise, **self._net_kw)
+    def synthesize(self, ws: tf.Tensor, inputs: GenInputs, phase: str = 'G') -> tf.Tensor:
+        kw = dict(self._net_kw)
+        if self.emas_in_d_phase_only:
+            kw['update_emas'] = self._update_emas(phase)
+        return self.G.synthesis(ws, noise_mode='random', training=True, noise_inputs=inputs.noise, **kw)
 
-    def run_D(self, images: tf.Tensor, c: Optional[tf.Tensor], aug_seed=None, call: int = 0) -> tf.Tensor:
-        """D's logits [n, 1] of images, augmented first if the loss has a pipe (parameters from aug_seed folded with
-        ``call``, so that each evaluation in a term draws its own)."""
+    def run_D(self, images: tf.Tensor, c: Optional[tf.Tensor], aug_seed=None, call: int = 0,
+              blur_sigma=None) -> tf.Tensor:
+        """D's logits [n, 1] of images: blurred first while ``blur_sigma`` (a float32 scalar tensor, StyleGAN3-R's
+        fade) is given, then augmented if the loss has a pipe (parameters from aug_seed folded with ``call``, so that
+        each evaluation in a term draws its own)."""
+        if blur_sigma is not None:
+            images = filter2d(images, blur_filter(blur_sigma, self.max_blur_sigma))
         if self.augment is not None:
             seed = None if aug_seed is None else tf.random.experimental.stateless_fold_in(aug_seed, call)
             images = self.augment(images, seed=seed)
         return self.D(images, c, training=True, **self._net_kw)
 
     # -- phase terms ---------------------------------------------------------------------------------
-    def g_main(self, gen: GenInputs, reduce: BatchReducer,
-               aug_seed=None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+    def g_main(self, gen: GenInputs, reduce: BatchReducer, aug_seed=None,
+               blur_sigma=None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
         """Non-saturating loss softplus(-D(G(z))); G's gradient passes through the augmentation."""
-        fake_logits = self.run_D(self.synthesize(self.styles(gen), gen), gen.c, aug_seed)
+        fake_logits = self.run_D(self.synthesize(self.styles(gen), gen), gen.c, aug_seed, blur_sigma=blur_sigma)
         loss = reduce.mean(g_nonsaturating_loss(fake_logits))
         return loss, {'Loss/G/loss': loss, 'Loss/scores/fake_G': reduce.mean(tf.reshape(fake_logits, [-1]))}
 
@@ -223,20 +252,21 @@ class StyleGAN2Loss:
         return objective, stats, tf.stop_gradient(new_mean)
 
     def d_main(self, gen: GenInputs, reals: tf.Tensor, real_c: Optional[tf.Tensor], reduce: BatchReducer,
-               aug_seed=None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+               aug_seed=None, blur_sigma=None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
         """Logistic loss softplus(D(G(z))) + softplus(-D(x)); the fakes carry no gradient to G."""
-        fakes = tf.stop_gradient(self.synthesize(self.styles(gen), gen))
-        fake_logits = self.run_D(fakes, gen.c, aug_seed, call=0)
-        real_logits = self.run_D(reals, real_c, aug_seed, call=1)
+        fakes = tf.stop_gradient(self.synthesize(self.styles(gen, 'D'), gen, 'D'))
+        fake_logits = self.run_D(fakes, gen.c, aug_seed, call=0, blur_sigma=blur_sigma)
+        real_logits = self.run_D(reals, real_c, aug_seed, call=1, blur_sigma=blur_sigma)
         loss = reduce.mean(d_logistic_loss(real_logits, fake_logits))
         return loss, {'Loss/D/loss': loss, 'Loss/scores/real': reduce.mean(tf.reshape(real_logits, [-1])),
                       'Loss/scores/fake': reduce.mean(tf.reshape(fake_logits, [-1])),
                       'Loss/signs/real': reduce.mean(tf.sign(tf.reshape(real_logits, [-1])))}
 
-    def d_reg(self, reals: tf.Tensor, real_c: Optional[tf.Tensor], reduce: BatchReducer,
-              multiplier: float = 1.0, grad_scale=None, aug_seed=None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
+    def d_reg(self, reals: tf.Tensor, real_c: Optional[tf.Tensor], reduce: BatchReducer, multiplier: float = 1.0,
+              grad_scale=None, aug_seed=None, blur_sigma=None) -> Tuple[tf.Tensor, Dict[str, tf.Tensor]]:
         """R1 * gamma / 2 * multiplier on the reals (grad_scale: the loss scale of a float16 D, see r1_penalty)."""
-        r1, real_logits = r1_penalty(lambda x: self.run_D(x, real_c, aug_seed, call=2), reals, grad_scale=grad_scale)
+        r1, real_logits = r1_penalty(lambda x: self.run_D(x, real_c, aug_seed, call=2, blur_sigma=blur_sigma), reals,
+                                     grad_scale=grad_scale)
         objective = reduce.mean(r1) * (self.r1_gamma / 2 * multiplier)
         return objective, {'Loss/r1_penalty': reduce.mean(r1), 'Loss/D/reg': objective,
                            'Loss/signs/real': reduce.mean(tf.sign(tf.reshape(real_logits, [-1])))}

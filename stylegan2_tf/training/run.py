@@ -125,6 +125,7 @@ def build_trainer(strategy: tf.distribute.Strategy, dataset, outdir: str, cfg: T
                                                                      net_kwargs)
             if cfg.aug == 'ada' and cfg.ada_kimg is None:  # as upstream when starting from another run's networks
                 cfg = dataclasses.replace(cfg, ada_kimg=RESUME_ADA_KIMG)
+            cfg = dataclasses.replace(cfg, blur_sigma=0.0)  # StyleGAN3: no blur of D's inputs when resuming
             resume = 'none'
         else:
             make_G, make_D = network_factories(dataset, net_kwargs)

@@ -245,7 +245,16 @@ class Trainer:
     def make_loss(self, lod_level: Optional[int] = None) -> StyleGAN2Loss:
         cfg = self.cfg
         return StyleGAN2Loss(self.G, self.D, r1_gamma=cfg.gamma, pl_weight=cfg.pl_weight, pl_decay=cfg.pl_decay,
-                             style_mixing_prob=cfg.style_mixing, augment=self._augment, lod_level=lod_level)
+                             style_mixing_prob=cfg.style_mixing, augment=self._augment, lod_level=lod_level,
+                             blur_sigma=cfg.blur_sigma)
+
+    def blur_sigma(self, nimg: int) -> float:
+        """StyleGAN3-R's blur of D's inputs: sigma = max(1 - nimg / (blur_fade_kimg * 1000), 0) * blur_sigma (0 when
+        the fade is 0); it is applied while floor(3 sigma) > 0."""
+        cfg = self.cfg
+        if cfg.blur_sigma <= 0 or cfg.blur_fade_kimg <= 0:
+            return 0.0
+        return max(1.0 - nimg / (cfg.blur_fade_kimg * 1000.0), 0.0) * cfg.blur_sigma
 
     # ------------------------------------------------------------------------------------------------
     def _check_batch(self, batch: int) -> None:
@@ -327,7 +336,7 @@ class Trainer:
     # ------------------------------------------------------------------------------------------------
     # The distributed step.
     # ------------------------------------------------------------------------------------------------
-    def _replica_step(self, reals_u8, real_labels, step, lod, active: Tuple[str, ...], local_batch: int,
+    def _replica_step(self, reals_u8, real_labels, step, lod, blur_sigma, active: Tuple[str, ...], local_batch: int,
                       loss: StyleGAN2Loss):
         cfg, G = self.cfg, self.G
         ctx = tf.distribute.get_replica_context()
@@ -379,7 +388,8 @@ class Trainer:
                     # Augmentation parameters: per replica (each augments its own rows), per term, per step.
                     aug_seed = tf.random.experimental.stateless_fold_in(_seed(cfg.seed, step, term_id, _AUG), rid)
                     if phase.network == 'G' and term == 'main':
-                        o, st = loss.g_main(gen_inputs(local_batch, term_id), reduce, aug_seed=aug_seed)
+                        o, st = loss.g_main(gen_inputs(local_batch, term_id), reduce, aug_seed=aug_seed,
+                                            blur_sigma=blur_sigma)
                     elif phase.network == 'G':
                         n = local_batch // cfg.pl_batch_shrink
                         pl_noise = rows(path_length_noise([n * R, G.img_resolution, G.img_resolution,
@@ -389,10 +399,10 @@ class Trainer:
                                                              phase.reg_multiplier, grad_scale=scale)
                     elif term == 'main':
                         o, st = loss.d_main(gen_inputs(local_batch, term_id), reals, real_c, reduce,
-                                            aug_seed=aug_seed)
+                                            aug_seed=aug_seed, blur_sigma=blur_sigma)
                     else:
                         o, st = loss.d_reg(reals, real_c, reduce, phase.reg_multiplier, grad_scale=scale,
-                                           aug_seed=aug_seed)
+                                           aug_seed=aug_seed, blur_sigma=blur_sigma)
                     if 'Loss/signs/real' in st:  # a share of the global mean over the local_batch real rows
                         sign_sum += st.pop('Loss/signs/real') * (local_batch * R)
                         sign_rows += local_batch
@@ -429,17 +439,18 @@ class Trainer:
             stats[f'Progress/skipped_phases/{net}'] = tf.cast(tf.convert_to_tensor(scaler.skipped), tf.float32) / R
         return stats
 
-    def _make_step_fn(self, active: Tuple[str, ...], batch_size: int, lod_level: Optional[int]):
+    def _make_step_fn(self, active: Tuple[str, ...], batch_size: int, lod_level: Optional[int], blur: bool):
         strategy = self.strategy
         local_batch = batch_size // self.num_replicas
         # Growing: one graph per level of detail floor(lod) (only that level's layers, no tf.cond; see loss.py).
         loss = self.loss if lod_level is None else self.make_loss(lod_level)
 
         @tf.function
-        def step_fn(batch, lod, ema_beta):
+        def step_fn(batch, lod, ema_beta, blur_sigma):
             reals, labels = batch
             step = tf.identity(self.step)
-            stats = strategy.run(self._replica_step, args=(reals, labels, step, lod, active, local_batch, loss))
+            stats = strategy.run(self._replica_step, args=(reals, labels, step, lod, blur_sigma if blur else None,
+                                                           active, local_batch, loss))
             stats = {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in stats.items()}
             ema_lib.update_ema(self._ema_pairs, ema_beta)
             self.step.assign_add(1)
@@ -480,13 +491,17 @@ class Trainer:
         if batch is None:
             batch = self._next_batch(sched.batch)
         lod_level = int(math.floor(sched.lod)) if self.growing is not None else None
-        key = (self.active_phases(step), sched.batch, lod_level)
+        sigma = self.blur_sigma(int(self.nimg.numpy()))
+        key = (self.active_phases(step), sched.batch, lod_level, math.floor(3 * sigma) > 0)
         if key not in self._step_fns:
             self._step_fns[key] = self._make_step_fn(*key)
         beta = schedule.ema_beta(sched.batch, self.cfg.ema_kimg, int(self.nimg.numpy()), self.cfg.ema_rampup)
-        stats = self._step_fns[key](batch, tf.constant(sched.lod, tf.float32), tf.constant(beta, tf.float32))
+        stats = self._step_fns[key](batch, tf.constant(sched.lod, tf.float32), tf.constant(beta, tf.float32),
+                                    tf.constant(sigma, tf.float32))
         out = {k: float(v.numpy()) for k, v in stats.items()}
         self._update_augmentation(out, step, sched.batch)
+        if self.cfg.blur_sigma > 0:
+            out['Progress/blur_sigma'] = sigma
         if self.growing is not None:
             out.update({'Progress/lod': sched.lod, 'Progress/minibatch': float(sched.batch),
                         'Progress/G_lrate': sched.g_lr, 'Progress/D_lrate': sched.d_lr})
