@@ -37,9 +37,10 @@ class NetworkConfig:
     structure: str = _f('fixed', "Network structure: 'fixed' (StyleGAN2's networks, configs E/F) or 'growing' "
                         '(progressive-growing networks with a level of detail, configs A-D; train them with '
                         '--lod_initial_resolution).', enum=('fixed', 'growing'))
-    g_arch: str = _f('skip', "Generator architecture; with --structure=growing 'orig' (StyleGAN2's revised "
-                     "synthesis, configs B-D) or 'stylegan1' (StyleGAN's G_style with AdaIN, config A).",
-                     enum=('orig', 'skip', 'resnet', 'stylegan1'))
+    g_arch: str = _f('skip', "Generator architecture: StyleGAN2's 'orig', 'skip', 'resnet'; StyleGAN3's "
+                     "'stylegan3-t' or 'stylegan3-r' (configs/stylegan3-*.flags); with --structure=growing 'orig' "
+                     "(StyleGAN2's revised synthesis, configs B-D) or 'stylegan1' (StyleGAN's G_style, config A).",
+                     enum=('orig', 'skip', 'resnet', 'stylegan1', 'stylegan3-t', 'stylegan3-r'))
     d_arch: str = _f('resnet', "Discriminator architecture; with --structure=growing 'orig' (D_stylegan, configs "
                      "B-D) or 'stylegan1' (StyleGAN's D_basic, config A).", enum=('orig', 'skip', 'resnet', 'stylegan1'))
     mbstd_group: int = _f(4, 'Minibatch-stddev group size.')

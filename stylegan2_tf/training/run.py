@@ -14,9 +14,9 @@ from stylegan2_tf.training.config import TrainConfig, resolve_precision
 from stylegan2_tf.training.trainer import Trainer
 
 
-def network_factories(dataset, net_kwargs: dict):
-    """(make_G, make_D) building the StyleGAN2 networks for ``dataset`` from the flag values."""
-    from stylegan2_tf.networks import Discriminator, Generator, GrowingDiscriminator
+def network_factories(dataset, net_kwargs: dict, batch: int = 32):
+    """(make_G, make_D) building the networks for ``dataset`` from the flag values (``batch``: the training batch,
+    which sets StyleGAN3's magnitude-EMA decay)."""
     cond = net_kwargs.get('cond', False)
     if cond and dataset.label_dim == 0:
         raise ValueError(f'--cond needs a labelled dataset, but {dataset.name!r} has no labels')
@@ -31,10 +31,43 @@ def network_factories(dataset, net_kwargs: dict):
             raise ValueError('--precision bf16/fp16 and --conv_clamp are available with --structure fixed only')
         prec = {}
     for which in ('g_arch', 'd_arch'):
-        arch, allowed = net_kwargs[which], ('orig', 'stylegan1') if growing else ('orig', 'skip', 'resnet')
+        allowed = ('orig', 'stylegan1') if growing else ('orig', 'skip', 'resnet')
+        arch = net_kwargs[which]
+        if which == 'g_arch' and not growing:
+            allowed += ('stylegan3-t', 'stylegan3-r')
         if arch not in allowed:
             raise ValueError(f'--{which}={arch} is not available with --structure={structure} (choose from '
                              f'{", ".join(allowed)})')
+
+    if net_kwargs['g_arch'].startswith('stylegan3'):
+        return _stylegan3_factory(dataset, net_kwargs, c_dim, impl, prec, batch), make_D_factory(
+            dataset, net_kwargs, c_dim, impl, prec, growing)
+    return make_G_stylegan2(dataset, net_kwargs, c_dim, impl, prec, structure), make_D_factory(
+        dataset, net_kwargs, c_dim, impl, prec, growing)
+
+
+def _stylegan3_factory(dataset, net_kwargs: dict, c_dim: int, impl: str, prec: dict, batch: int):
+    """StyleGAN3-T/R from the flags, as NVlabs/stylegan3's train.py builds them: channel_base = 2 * --fmap_base
+    (its --cbase), channel_max = --fmap_max, both doubled for R, whose convolutions are 1x1 with radial filters; the
+    magnitude EMA's beta 0.5 ** (batch / 20000)."""
+    from stylegan2_tf.networks import StyleGAN3Generator
+    radial = net_kwargs['g_arch'] == 'stylegan3-r'
+    scale = 2 if radial else 1
+    beta = 0.5 ** (batch / 20000)
+
+    def make_G():
+        return StyleGAN3Generator(
+            z_dim=net_kwargs['z_dim'], c_dim=c_dim, w_dim=net_kwargs['w_dim'], img_resolution=dataset.resolution,
+            img_channels=dataset.num_channels, mapping_layers=net_kwargs['mapping_layers'],
+            mapping_lr_mul=net_kwargs['mapping_lr_mul'], channel_base=2 * net_kwargs['fmap_base'] * scale,
+            channel_max=net_kwargs['fmap_max'] * scale, conv_kernel=1 if radial else 3, use_radial_filters=radial,
+            magnitude_ema_beta=beta, impl=impl, precision=prec['precision'],
+            num_fp16_res=prec['num_fp16_res'] or 4, conv_clamp=prec['conv_clamp'], name='G')
+    return make_G
+
+
+def make_G_stylegan2(dataset, net_kwargs: dict, c_dim: int, impl: str, prec: dict, structure: str):
+    from stylegan2_tf.networks import Generator
 
     def make_G():
         return Generator(z_dim=net_kwargs['z_dim'], c_dim=c_dim, w_dim=net_kwargs['w_dim'],
@@ -43,13 +76,19 @@ def network_factories(dataset, net_kwargs: dict):
                          fmap_base=net_kwargs['fmap_base'], fmap_max=net_kwargs['fmap_max'],
                          architecture=net_kwargs['g_arch'], structure=structure, impl=impl, name='G', **prec)
 
+    return make_G
+
+
+def make_D_factory(dataset, net_kwargs: dict, c_dim: int, impl: str, prec: dict, growing: bool):
+    from stylegan2_tf.networks import Discriminator, GrowingDiscriminator
+
     def make_D():
         d_class = GrowingDiscriminator if growing else Discriminator
         return d_class(c_dim=c_dim, img_resolution=dataset.resolution, img_channels=dataset.num_channels,
                        fmap_base=net_kwargs['fmap_base'], fmap_max=net_kwargs['fmap_max'],
                        architecture=net_kwargs['d_arch'], mbstd_group_size=net_kwargs['mbstd_group'],
                        mbstd_num_features=net_kwargs['mbstd_features'], impl=impl, name='D', **prec)
-    return make_G, make_D
+    return make_D
 
 
 def _precision_kwargs(net_kwargs: dict) -> dict:
@@ -128,14 +167,14 @@ def build_trainer(strategy: tf.distribute.Strategy, dataset, outdir: str, cfg: T
             cfg = dataclasses.replace(cfg, blur_sigma=0.0)  # StyleGAN3: no blur of D's inputs when resuming
             resume = 'none'
         else:
-            make_G, make_D = network_factories(dataset, net_kwargs)
+            make_G, make_D = network_factories(dataset, net_kwargs, cfg.batch)
     else:
         if resume == 'auto' and has_ckpt:
             changed = _network_options_changed(outdir, run_options)
             if changed:
                 raise ValueError(f'{outdir} holds a run with other network settings ({"; ".join(changed)}); '
                                  'use another --outdir')
-        make_G, make_D = network_factories(dataset, net_kwargs)
+        make_G, make_D = network_factories(dataset, net_kwargs, cfg.batch)
         if resume == 'auto' and has_ckpt and cfg.aug == 'ada' and cfg.ada_kimg is None:
             # Continue with the ada_kimg the run chose when it started (100 if it started from another run's networks).
             stored = _stored_options(outdir).get('ada_kimg')
