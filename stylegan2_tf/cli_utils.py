@@ -98,3 +98,29 @@ def load_generator(path: str, impl=None, precision=None, num_fp16_res=None):
     if G is None:
         raise ValueError(f"{path} holds no generator")
     return G
+
+
+def parse_vec2(text: str, what: str = "--translate") -> tuple:
+    """'0.1,-0.2' -> (0.1, -0.2)."""
+    try:
+        x, y = (float(v) for v in str(text).split(","))
+    except ValueError:
+        raise ValueError(f"{what} must be two comma-separated numbers like 0.1,-0.2, got {text!r}") from None
+    return x, y
+
+
+def make_transform(translate=(0.0, 0.0), angle_deg: float = 0.0) -> np.ndarray:
+    """The 3x3 image transform of NVlabs/stylegan3's gen_images.py: rotation by angle_deg, then translation by
+    `translate` (image widths): [[cos, sin, tx], [-sin, cos, ty], [0, 0, 1]]."""
+    s, c = np.sin(np.radians(angle_deg)), np.cos(np.radians(angle_deg))
+    return np.array([[c, s, translate[0]], [-s, c, translate[1]], [0.0, 0.0, 1.0]])
+
+
+def set_output_transform(G, translate=(0.0, 0.0), angle_deg: float = 0.0) -> None:
+    """Translate/rotate the images of a StyleGAN3 generator: its input transform becomes the inverse of
+    make_transform (upstream's convention). ValueError for generators without a Fourier-feature input."""
+    transform = getattr(getattr(getattr(G, "synthesis", None), "input", None), "transform", None)
+    if transform is None:
+        raise ValueError("--translate/--rotate need a generator with a Fourier-feature input (StyleGAN3); this one "
+                         "has none")
+    transform.assign(np.linalg.inv(make_transform(translate, angle_deg)).astype(np.float32))

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Generate images from a StyleGAN2 network (project snapshot .npz or official NVIDIA .pkl).
+"""Generate images from a StyleGAN2 or StyleGAN3 network (project snapshot .npz or official NVIDIA .pkl).
 
 Example:
     python tools/generate.py --network net.npz --seeds 0-3,10 --trunc 0.5 --noise-mode const --outdir out --grid
 
     python tools/generate.py --network net.npz --projected-w out/projected_w.npz --outdir out
+    python tools/generate.py --network stylegan3-t.pkl --seeds 0-3 --translate 0.1,0 --rotate 15 --outdir out
 
 Writes OUTDIR/seedNNNN.png for every seed (and OUTDIR/grid.png with --grid), or OUTDIR/projected.png for a latent
 saved by tools/project.py (rendered with its optimized noise maps). The latent of seed s is
@@ -32,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noise-mode", choices=["const", "random", "none"], default="const",
                    help="per-pixel noise: stored constant buffers, fresh random, or none [default const]")
     p.add_argument("--class", dest="class_idx", type=int, default=None, help="class index (conditional networks)")
+    p.add_argument("--translate", default="0,0", help="StyleGAN3: translate the images by X,Y image widths")
+    p.add_argument("--rotate", type=float, default=0.0, help="StyleGAN3: rotate the images by this many degrees")
     p.add_argument("--outdir", required=True, help="output directory")
     p.add_argument("--grid", action="store_true", help="also write all images as OUTDIR/grid.png")
     p.add_argument("--batch", type=int, default=8, help="images per forward pass [default 8]")
@@ -66,7 +69,8 @@ def render_projected_w(args) -> int:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from stylegan2_tf.cli_utils import class_label, make_grid, parse_seeds, save_png, seed_to_z, to_uint8
+    from stylegan2_tf.cli_utils import (class_label, make_grid, parse_seeds, parse_vec2, save_png, seed_to_z,
+                                        set_output_transform, to_uint8)
     from stylegan2_tf.cli_utils import load_generator
     if args.projected_w:
         return render_projected_w(args)
@@ -77,6 +81,9 @@ def main(argv=None) -> int:
         G = load_generator(args.network, impl=args.impl, precision=args.precision,
                            num_fp16_res=args.num_fp16_res)
         c = class_label(G.c_dim, args.class_idx)
+        translate = parse_vec2(args.translate)
+        if translate != (0.0, 0.0) or args.rotate != 0:
+            set_output_transform(G, translate, args.rotate)
     except (ValueError, FileNotFoundError) as e:
         print(f"generate.py: error: {e}", file=sys.stderr)
         return 2
