@@ -239,6 +239,7 @@ def test_generator_conventions_and_gradients():
     c = np.eye(2, dtype=np.float32)
     img, ws = G(z, c, return_ws=True)
     assert img.shape == (2, 16, 16, 3) and img.dtype == tf.float32 and ws.shape == (2, 16, 8)
+    assert G.synthesis.noise_shapes == [] and G.synthesis.noise_const == []
     for mode in ("random", "const", "none"):
         np.testing.assert_array_equal(G.synthesis(ws, noise_mode=mode, fused_modconv=True, noise_inputs=[]).numpy(),
                                       img.numpy())

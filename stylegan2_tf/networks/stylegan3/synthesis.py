@@ -300,6 +300,11 @@ class SynthesisNetwork(keras.layers.Layer):
         """StyleGAN3 has no per-pixel noise inputs."""
         return []
 
+    @property
+    def noise_const(self) -> list:
+        """No constant noise buffers either (the StyleGAN2 synthesis network's `noise_const`, for the projector)."""
+        return []
+
     def named_variables(self) -> dict:
         """Stable name -> variable: `input/...` and `L{i}_{size}_{channels}/...` (upstream's module names)."""
         out = {f"input/{k}": v for k, v in self.input.named_variables().items()}
