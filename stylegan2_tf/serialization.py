@@ -228,7 +228,7 @@ def load_network(path: str, impl: Optional[str] = None, fused_modconv=None, prec
                  num_fp16_res: Optional[int] = None) -> NetworkSnapshot:
     """Loads a network file of any registered format, recognised by its first bytes (not its name): a stylegan2_tf
     snapshot (zip, usually .npz) or an official NVIDIA StyleGAN2 / StyleGAN2-ADA / StyleGAN (v1) TensorFlow pickle or a
-    stylegan2-ada-pytorch training pickle (usually .pkl).
+    stylegan2-ada-pytorch or StyleGAN3 training pickle (usually .pkl).
 
     Returns a NetworkSnapshot with `.G`, `.D`, `.G_ema` (Keras models; None where absent) and `.metadata`.
     Official pickles are read with a restricted unpickler (no code from the file runs). impl/fused_modconv override
