@@ -142,9 +142,11 @@ def test_imported_networks_match_upstream_statement(tmp_path, res, cfg, c_dim):
     c = np.eye(c_dim, dtype=np.float32)[[0, 2]] if c_dim else None
     kw = dict(img_resolution=res, synthesis_kwargs=sk)
     _close(_nchw(net(z, c)), s3.reference_generator(params["G_ema"], z, c, **kw))
-    _close(_nchw(snap.G(z, c)), s3.reference_generator(params["G"], z, c, **kw))
-    _close(_nchw(net(z, c, truncation_psi=0.7, truncation_cutoff=8)),
-           s3.reference_generator(params["G_ema"], z, c, psi=0.7, cutoff=8, **kw))
+    if (res, cfg) == (16, "T"):   # G carries its own weights (one case is enough; the statement is slow)
+        _close(_nchw(snap.G(z, c)), s3.reference_generator(params["G"], z, c, **kw))
+    if (res, cfg) in ((32, "T"), (16, "R")):
+        _close(_nchw(net(z, c, truncation_psi=0.7, truncation_cutoff=8)),
+               s3.reference_generator(params["G_ema"], z, c, psi=0.7, cutoff=8, **kw))
     # A user transform (rotation by 20 degrees and a translation, as gen_images.py sets its inverse).
     a = np.deg2rad(20)
     m = np.linalg.inv(np.array([[np.cos(a), np.sin(a), 0.1], [-np.sin(a), np.cos(a), -0.05], [0, 0, 1]]))
