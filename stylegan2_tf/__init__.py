@@ -1,8 +1,10 @@
 """StyleGAN2 in TensorFlow 2 / Keras 3.
 
     stylegan2_tf.ops            compiled ops (bias_act, upfirdn2d, ...) with pure-TF references
-    stylegan2_tf.networks       Generator / Discriminator (Keras models, faithful to the official networks)
-    stylegan2_tf.load_network   snapshots of this project and NVIDIA's official pickles (TF1, stylegan2-ada-pytorch)
+    stylegan2_tf.networks       Generator / Discriminator / StyleGAN3Generator (Keras models, faithful to the official
+                                networks)
+    stylegan2_tf.load_network   snapshots of this project and NVIDIA's official pickles (TF1, stylegan2-ada-pytorch,
+                                StyleGAN3)
 """
 import os as _os
 import sys as _sys

@@ -35,7 +35,9 @@ def _classes() -> Dict[str, type]:
     from stylegan2_tf.networks.stylegan2.discriminator import Discriminator
     from stylegan2_tf.networks.stylegan2.generator import Generator
     from stylegan2_tf.networks.growing.discriminator import GrowingDiscriminator
-    return {"Generator": Generator, "Discriminator": Discriminator, "GrowingDiscriminator": GrowingDiscriminator}
+    from stylegan2_tf.networks.stylegan3.generator import StyleGAN3Generator
+    return {"Generator": Generator, "Discriminator": Discriminator, "GrowingDiscriminator": GrowingDiscriminator,
+            "StyleGAN3Generator": StyleGAN3Generator}
 
 
 @dataclass
@@ -48,7 +50,7 @@ class NetworkSnapshot:
 
 
 def network_values(net) -> Dict[str, np.ndarray]:
-    """Stable name -> numpy value of every variable of a Generator/Discriminator."""
+    """Stable name -> numpy value of every variable of a network (Generator, Discriminator, StyleGAN3Generator...)."""
     return {name: np.asarray(var.numpy()) for name, var in net.named_variables().items()}
 
 
@@ -102,7 +104,8 @@ def precision_overrides(class_name: str, precision: Optional[str] = None, num_fp
 
 
 def build_network(class_name: str, config: dict, **overrides):
-    """Constructs a Generator/(Growing)Discriminator from its `get_config()` dict (plus overrides such as impl=...)."""
+    """Constructs a network of one of `_classes()` (Generator, Discriminator, GrowingDiscriminator,
+    StyleGAN3Generator) from its `get_config()` dict (plus overrides such as impl=...)."""
     classes = _classes()
     if class_name not in classes:
         raise ValueError(f"unknown network class {class_name!r}; expected one of {sorted(classes)}")
@@ -225,7 +228,7 @@ def load_network(path: str, impl: Optional[str] = None, fused_modconv=None, prec
                  num_fp16_res: Optional[int] = None) -> NetworkSnapshot:
     """Loads a network file of any registered format, recognised by its first bytes (not its name): a stylegan2_tf
     snapshot (zip, usually .npz) or an official NVIDIA StyleGAN2 / StyleGAN2-ADA / StyleGAN (v1) TensorFlow pickle or a
-    stylegan2-ada-pytorch training pickle (usually .pkl).
+    stylegan2-ada-pytorch or StyleGAN3 training pickle (usually .pkl).
 
     Returns a NetworkSnapshot with `.G`, `.D`, `.G_ema` (Keras models; None where absent) and `.metadata`.
     Official pickles are read with a restricted unpickler (no code from the file runs). impl/fused_modconv override

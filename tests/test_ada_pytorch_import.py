@@ -258,14 +258,16 @@ def test_unknown_kwargs_and_wrong_versions_are_refused(tmp_path):
                                                       r"knows version 6\)")
 
 
-def test_stylegan3_generator_is_refused(tmp_path):
+def test_stylegan3_generator_goes_to_the_stylegan3_importer(tmp_path):
+    """A generator with StyleGAN3's synthesis layers (input, L0_...) is recognised by structure and handed to
+    official/stylegan3.py, which checks it against its kwargs (tests/test_stylegan3.py has the real ones)."""
     G = tfm.Module("Generator", (), dict(z_dim=8, c_dim=0, w_dim=8, img_resolution=16, img_channels=3))
     G.modules["synthesis"] = tfm.Module("SynthesisNetwork")
     G.modules["synthesis"].modules["input"] = tfm.Module("SynthesisInput")
     G.modules["synthesis"].modules["L0_36_512"] = tfm.Module("SynthesisLayer")
     G.modules["mapping"] = tfm.Module("MappingNetwork")
     data = tfm.dump_with_fakes(dict(G=G, D=None, G_ema=G, augment_pipe=None, training_set_kwargs={}))
-    _one_line_error(_write(tmp_path, data), r"StyleGAN3 pickles are not supported yet")
+    _one_line_error(_write(tmp_path, data), r"StyleGAN3 G is not the StyleGAN3 network its kwargs describe")
 
 
 def test_what_our_networks_cannot_express_is_refused(tmp_path):

@@ -68,14 +68,15 @@ class EqualizedDense(keras.layers.Layer):
     """Fully-connected layer with equalized learning rate, then bias + activation.
 
     x: [N, in] (higher ranks are flattened in their given memory order) -> [N, units].
-    Variables: `weight` [in, units] ~ N(0, 1/lr_mul), `bias` [units] (init `bias_init` / lr_mul).
+    Variables: `weight` [in, units] ~ N(0, weight_init/lr_mul) (weight_init 0: zeros), `bias` [units] (init `bias_init`
+    / lr_mul; bias_init a number or one value per unit, e.g. StyleGAN3's input affine [1, 0, 0, 0]).
     act_gain: gain after the activation (None = its conventional gain, sqrt(2) for lrelu). StyleGAN1 puts that
     gain into the weights instead (weight_gain=sqrt(2), act_gain=1), which differs once the bias is nonzero.
     """
 
     def __init__(self, units: int, *, lr_mul: float = 1.0, activation: str = "linear", use_bias: bool = True,
-                 bias_init: float = 0.0, weight_gain: float = 1.0, act_gain: Optional[float] = None,
-                 impl: str = "auto", **kwargs):
+                 bias_init=0.0, weight_gain: float = 1.0, act_gain: Optional[float] = None,
+                 impl: str = "auto", weight_init: float = 1.0, **kwargs):
         super().__init__(**_no_autocast(kwargs))
         if int(units) <= 0:
             raise ValueError(f"units must be positive, got {units}")
@@ -83,7 +84,13 @@ class EqualizedDense(keras.layers.Layer):
         self.lr_mul = float(lr_mul)
         self.activation = activation
         self.use_bias = bool(use_bias)
-        self.bias_init = float(bias_init)
+        if np.ndim(bias_init) == 0:
+            self.bias_init = float(bias_init)
+        else:
+            self.bias_init = [float(v) for v in np.reshape(bias_init, [-1])]
+            if len(self.bias_init) != self.units:
+                raise ValueError(f"bias_init: expected a number or {self.units} values, got {len(self.bias_init)}")
+        self.weight_init = float(weight_init)
         self.weight_gain = float(weight_gain)
         self.act_gain = None if act_gain is None else float(act_gain)
         self.impl = check_impl(impl)
@@ -92,11 +99,13 @@ class EqualizedDense(keras.layers.Layer):
         fan_in = int(np.prod(input_shape[1:]))
         self.fan_in = fan_in
         self.weight_coef = self.weight_gain / math.sqrt(fan_in) * self.lr_mul
-        self.weight = self.add_weight(name="weight", shape=(fan_in, self.units),
-                                      initializer=keras.initializers.RandomNormal(0.0, 1.0 / self.lr_mul))
+        w_init = (keras.initializers.RandomNormal(0.0, self.weight_init / self.lr_mul) if self.weight_init else
+                  "zeros")
+        self.weight = self.add_weight(name="weight", shape=(fan_in, self.units), initializer=w_init)
         if self.use_bias:
+            bias = np.broadcast_to(np.asarray(self.bias_init, np.float32) / self.lr_mul, [self.units])
             self.bias = self.add_weight(name="bias", shape=(self.units,),
-                                        initializer=keras.initializers.Constant(self.bias_init / self.lr_mul))
+                                        initializer=lambda shape, dtype=None: tf.constant(bias, tf.float32))
         else:
             self.bias = None
         super().build(input_shape)
@@ -114,7 +123,8 @@ class EqualizedDense(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(units=self.units, lr_mul=self.lr_mul, activation=self.activation, use_bias=self.use_bias,
-                      bias_init=self.bias_init, weight_gain=self.weight_gain, act_gain=self.act_gain, impl=self.impl)
+                      bias_init=self.bias_init, weight_gain=self.weight_gain, act_gain=self.act_gain, impl=self.impl,
+                      weight_init=self.weight_init)
         return config
 
 

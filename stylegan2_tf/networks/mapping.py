@@ -31,7 +31,8 @@ class MappingNetwork(keras.layers.Layer):
     embedded either as in StyleGAN2 (`LabelConcat/weight` [c_dim, z_dim], raw matmul, concatenated before the
     normalization; label_embed='concat') or as in StyleGAN2-ADA (`LabelEmbed` dense + bias, normalized separately
     and concatenated after normalizing z; label_embed='embed'). `w_avg` [w_dim] (non-trainable) tracks the mean of w:
-    w_avg <- lerp(batch_mean(w), w_avg, w_avg_beta) on every training call.
+    w_avg <- lerp(batch_mean(w), w_avg, w_avg_beta) on every training call (update_w_avg_in_training=True, StyleGAN2's
+    G_main) or only where a call asks with update_w_avg=True (False: StyleGAN3's update_emas).
 
     gain_in_weights=True is StyleGAN1's G_mapping: each Dense layer computes act(sqrt(2) * W x + b) (He gain in the
     weights, plain activation) where StyleGAN2's computes sqrt(2) * act(W x + b); everything else is identical.
@@ -41,7 +42,7 @@ class MappingNetwork(keras.layers.Layer):
                  mapping_layers: int = 8, mapping_fmaps: Optional[int] = None, lr_mul: float = 0.01,
                  nonlinearity: str = "lrelu", normalize_latents: bool = True, label_embed: str = "concat",
                  label_fmaps: Optional[int] = None, w_avg_beta: Optional[float] = 0.995,
-                 gain_in_weights: bool = False, impl: str = "auto", **kwargs):
+                 gain_in_weights: bool = False, impl: str = "auto", update_w_avg_in_training: bool = True, **kwargs):
         super().__init__(**kwargs)
         for key, val in (("z_dim", z_dim), ("w_dim", w_dim), ("num_ws", num_ws), ("mapping_layers", mapping_layers)):
             if int(val) <= 0:
@@ -60,6 +61,7 @@ class MappingNetwork(keras.layers.Layer):
         self.label_fmaps = int(label_fmaps) if label_fmaps is not None else self.z_dim
         self.w_avg_beta = None if w_avg_beta is None else float(w_avg_beta)
         self.gain_in_weights = bool(gain_in_weights)
+        self.update_w_avg_in_training = bool(update_w_avg_in_training)
         self.impl = check_impl(impl)
         gains = {}
         if self.gain_in_weights:
@@ -131,7 +133,10 @@ class MappingNetwork(keras.layers.Layer):
         for layer in self.dense:
             x = layer(x)
 
-        update = bool(training) if update_w_avg is None else bool(update_w_avg)
+        if update_w_avg is None:
+            update = bool(training) and self.update_w_avg_in_training
+        else:
+            update = bool(update_w_avg)
         if update and self.w_avg_beta is not None:
             batch_mean = tf.reduce_mean(x, axis=0)
             self.w_avg.assign(batch_mean + (self.w_avg - batch_mean) * self.w_avg_beta)
@@ -157,5 +162,6 @@ class MappingNetwork(keras.layers.Layer):
                       mapping_layers=self.mapping_layers, mapping_fmaps=self.mapping_fmaps, lr_mul=self.lr_mul,
                       nonlinearity=self.nonlinearity, normalize_latents=self.normalize_latents,
                       label_embed=self.label_embed, label_fmaps=self.label_fmaps, w_avg_beta=self.w_avg_beta,
-                      gain_in_weights=self.gain_in_weights, impl=self.impl)
+                      gain_in_weights=self.gain_in_weights, impl=self.impl,
+                      update_w_avg_in_training=self.update_w_avg_in_training)
         return config

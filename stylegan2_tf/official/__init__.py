@@ -4,6 +4,7 @@
     official.tf1           TF1 pickles: StyleGAN2, StyleGAN2-ADA (TF), StyleGAN (v1), configs A-D
     official.torch_pickle  the torch_utils.persistence container of stylegan2-ada-pytorch and StyleGAN3 pickles
     official.ada_pytorch   stylegan2-ada-pytorch networks -> our Generator / Discriminator
+    official.stylegan3     StyleGAN3 networks -> our StyleGAN3Generator / Discriminator
 
 `import_official_pickle` unpickles a file once, with the union of the formats' allow-lists, and dispatches on what
 it holds: a tuple (G, D, Gs) of dnnlib Network states (or a lone Gs) goes to the TF1 importer, a dict of persistent
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from stylegan2_tf.official import ada_pytorch, common, tf1, torch_pickle
+from stylegan2_tf.official import ada_pytorch, common, stylegan3, tf1, torch_pickle
 from stylegan2_tf.serialization import PICKLE_MAGIC, NetworkSnapshot, register_format
 
 ALLOWED_GLOBALS = {**common.COMMON_GLOBALS, **tf1.TF1_GLOBALS, **torch_pickle.TORCH_GLOBALS}
@@ -33,10 +34,9 @@ def read_official_content(path_or_file):
 def _import_torch(obj, meta: dict, **kwargs) -> NetworkSnapshot:
     content = torch_pickle.parse_training_pickle(obj)
     family = torch_pickle.generator_family(content.G_ema)
-    if family == "stylegan3":
-        raise ValueError("StyleGAN3 pickles are not supported yet (G_ema's synthesis network has the StyleGAN3 "
-                         "layers input, L0_...); stylegan2-ada-pytorch pickles are")
     meta = dict(meta, **content.metadata())
+    if family == "stylegan3":
+        return stylegan3.import_stylegan3(content, meta, **kwargs)
     return ada_pytorch.import_ada_pytorch(content, meta, **kwargs)
 
 
@@ -45,9 +45,9 @@ def import_official_pickle(path, impl: Optional[str] = None, fused_modconv=None,
     """Reads an official NVIDIA pickle into a NetworkSnapshot (G, D, G_ema; None where the file has none).
 
     TF1 pickles: see `tf1.import_tf1` (G_ema = Gs; metadata source_format 'official_tf_pickle').
-    stylegan2-ada-pytorch pickles: G, D, G_ema; metadata source_format 'stylegan2_ada_pytorch_pickle', the
-    `training_set_kwargs` and, when the pickle has an augment_pipe, `augment_pipe` = {'p': its probability,
-    'kwargs': its constructor kwargs}.
+    stylegan2-ada-pytorch and StyleGAN3 pickles: G, D, G_ema; metadata source_format 'stylegan2_ada_pytorch_pickle'
+    or 'stylegan3_pickle', the `training_set_kwargs` and, when the pickle has an augment_pipe, `augment_pipe` =
+    {'p': its probability, 'kwargs': its constructor kwargs}. StyleGAN3 generators become StyleGAN3Generators.
     Networks that NVIDIA built with num_fp16_res / conv_clamp keep them (precision 'fp16') unless precision /
     num_fp16_res override them; impl / fused_modconv choose the runtime implementation.
     """
@@ -64,7 +64,7 @@ def import_official_pickle(path, impl: Optional[str] = None, fused_modconv=None,
 
 
 # Imports run one way (this package -> serialization): serialization's load_network learns about pickles from here.
-register_format("official NVIDIA StyleGAN2 / StyleGAN2-ADA / StyleGAN (v1) TensorFlow pickle or stylegan2-ada-pytorch "
-                "pickle (.pkl)", PICKLE_MAGIC, import_official_pickle)
+register_format("official NVIDIA StyleGAN2 / StyleGAN2-ADA / StyleGAN (v1) TensorFlow pickle, stylegan2-ada-pytorch or "
+                "StyleGAN3 pickle (.pkl)", PICKLE_MAGIC, import_official_pickle)
 
 __all__ = ["ALLOWED_GLOBALS", "RestrictedUnpickler", "import_official_pickle", "read_official_content"]
