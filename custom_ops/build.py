@@ -41,9 +41,11 @@ DEFAULT_OUT_DIR = ROOT / "stylegan2_tf" / "ops"
 CPU_LIB = "_stylegan2_ops.so"
 CUDA_LIB = "_stylegan2_ops_cuda.so"
 
-OP_SOURCES = ["ops/bias_act_ops.cc", "ops/upfirdn2d_ops.cc"]
-KERNEL_SOURCES = ["kernels/bias_act_kernels.cc", "kernels/upfirdn2d_kernels.cc"]
-CUDA_SOURCES = ["kernels/bias_act_kernels.cu.cc", "kernels/upfirdn2d_kernels.cu.cc"]
+OP_SOURCES = ["ops/bias_act_ops.cc", "ops/upfirdn2d_ops.cc", "ops/affine_resample_ops.cc"]
+KERNEL_SOURCES = ["kernels/bias_act_kernels.cc", "kernels/upfirdn2d_kernels.cc",
+                  "kernels/affine_resample_kernels.cc"]
+CUDA_SOURCES = ["kernels/bias_act_kernels.cu.cc", "kernels/upfirdn2d_kernels.cu.cc",
+                "kernels/affine_resample_kernels.cu.cc"]
 # SASS for these compute capabilities (those nvcc supports) + PTX of the
 # newest one for forward compatibility (JIT on newer GPUs).
 DEFAULT_CUDA_ARCHS = (70, 75, 80, 86, 89, 90)
