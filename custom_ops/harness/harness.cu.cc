@@ -10,7 +10,9 @@
 //
 // `--cpu-only` (no GPU needed) runs only the 16-bit cases and checks the CPU
 // functors against the float32 CPU functor with the same bound, exercising the
-// harness's host-side expectations (tests/test_custom_ops_build.py does this).
+// harness's host-side expectations (tests/test_custom_ops_build.py does this),
+// and the affine_resample CPU functors against the op's definition computed
+// in float64 and against the adjoint identity.
 //
 // Build and run: custom_ops/harness/run_harness.sh  (see docs/custom_ops.md)
 #include <cuda_fp16.h>
@@ -28,12 +30,14 @@
 #include <type_traits>
 #include <vector>
 
+#include "custom_ops/cc/kernels/affine_resample.h"
 #include "custom_ops/cc/kernels/bias_act.h"
 #include "custom_ops/cc/kernels/upfirdn2d.h"
 
 namespace {
 
 using sg2::Act;
+using sg2::AffineResampleParams;
 using sg2::BiasActParams;
 using sg2::UpFirDn2dParams;
 
@@ -439,6 +443,197 @@ void TimedHalfCases(cudaStream_t s, std::mt19937* rng) {
   RunUpFirDn<T>(s, rng, 8, 256, 64, 64, 4, 4, 1, 1, 2, 2, 1, 1, 1, 1, false, true, "down2x_4x4");
 }
 
+// affine_resample straight from its definition, in float64 (no polyphase
+// windows, no staging): the upsampled values U(kx, ky) at the four bilinear
+// indices as sums over every input pixel of the reflect-padded, masked image.
+std::vector<double> AffineNaive(const AffineResampleParams& p, const std::vector<double>& theta,
+                                const std::vector<float>& x, const std::vector<float>& f) {
+  const int64_t N = p.batch, C = p.channels, H = p.in_h, W = p.in_w, T = p.taps;
+  const int64_t c0 = T / 2 - 1;
+  auto tap = [&](int64_t k, int64_t q) {  // 2 f[T/2 - 1 + k - 2q], 0 outside
+    const int64_t j = c0 + k - 2 * q;
+    return (j >= 0 && j < T) ? 2.0 * f[j] : 0.0;
+  };
+  std::vector<double> y(N * p.out_h * p.out_w * C, 0.0);
+  for (int64_t n = 0; n < N; ++n) {
+    const double* th = theta.data() + n * 6;
+    for (int64_t oy = 0; oy < p.out_h; ++oy) {
+      for (int64_t ox = 0; ox < p.out_w; ++ox) {
+        const double k[2] = {th[0] * ox + th[1] * oy + th[2], th[3] * ox + th[4] * oy + th[5]};
+        const int64_t size[2] = {W, H};
+        const int m0[2] = {p.margin_x0, p.margin_y0}, m1[2] = {p.margin_x1, p.margin_y1};
+        int64_t idx[2][2];
+        double wt[2][2];
+        for (int a = 0; a < 2; ++a) {
+          const double fl = std::floor(k[a]), t = k[a] - fl;
+          for (int b = 0; b < 2; ++b) {
+            const double kk = fl + b;
+            const bool ok = std::isfinite(k[a]) && kk >= -2.0 * m0[a] && kk <= 2.0 * (size[a] + m1[a]) - 1;
+            idx[a][b] = ok ? static_cast<int64_t>(kk) : 0;
+            wt[a][b] = ok ? (b ? t : 1 - t) : 0.0;
+          }
+        }
+        double* yo = &y[((n * p.out_h + oy) * p.out_w + ox) * C];
+        for (int by = 0; by < 2; ++by) {
+          for (int bx = 0; bx < 2; ++bx) {
+            const double w = wt[0][bx] * wt[1][by];
+            if (w == 0) continue;
+            for (int64_t qy = -p.margin_y0; qy <= H - 1 + p.margin_y1; ++qy) {
+              const double fy = tap(idx[1][by], qy);
+              if (fy == 0) continue;
+              const int64_t ry = qy < 0 ? -qy : (qy > H - 1 ? 2 * (H - 1) - qy : qy);
+              for (int64_t qx = -p.margin_x0; qx <= W - 1 + p.margin_x1; ++qx) {
+                const double fx = tap(idx[0][bx], qx);
+                if (fx == 0) continue;
+                const int64_t rx = qx < 0 ? -qx : (qx > W - 1 ? 2 * (W - 1) - qx : qx);
+                const float* xp = &x[((n * H + ry) * W + rx) * C];
+                for (int64_t c = 0; c < C; ++c) yo[c] += w * fy * fx * xp[c];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return y;
+}
+
+// Random theta [N, 2, 3]: output pixel -> upsampled index, a rotation by any
+// angle, scales in [smin, smax] per axis and a translation that puts the
+// output centre near the upsampled image's centre plus up to `reach` upsampled
+// pixels (far enough to leave the padded image for some samples).
+std::vector<double> AffineTheta(std::mt19937* rng, int64_t n, const AffineResampleParams& p,
+                                double smin, double smax, double reach) {
+  std::uniform_real_distribution<double> ang(-M_PI, M_PI), sc(smin, smax), tr(-reach, reach);
+  std::vector<double> th(n * 6);
+  for (int64_t i = 0; i < n; ++i) {
+    const double a = ang(*rng), sx = sc(*rng), sy = sc(*rng);
+    const double m[4] = {std::cos(a) * sx, -std::sin(a) * sy, std::sin(a) * sx, std::cos(a) * sy};
+    const double ocx = (p.out_w - 1) / 2.0, ocy = (p.out_h - 1) / 2.0;
+    const double kcx = p.in_w - 0.5 + tr(*rng), kcy = p.in_h - 0.5 + tr(*rng);
+    double* t = th.data() + i * 6;
+    t[0] = m[0]; t[1] = m[1]; t[2] = kcx - m[0] * ocx - m[1] * ocy;
+    t[3] = m[2]; t[4] = m[3]; t[5] = kcy - m[2] * ocx - m[3] * ocy;
+  }
+  return th;
+}
+
+// The published sym6 low-pass taps normalised to sum 1 (setup_filter(SYM6)).
+std::vector<float> Sym6() {
+  const double s[12] = {0.015404109327027373, 0.0034907120842174702, -0.11799011114819057,
+                        -0.048311742585633, 0.4910559419267466, 0.787641141030194,
+                        0.3379294217276218, -0.07263752278646252, -0.021060292512300564,
+                        0.04472490177066578, 0.0017677118642428036, -0.007800708325034148};
+  double sum = 0;
+  for (double v : s) sum += v;
+  std::vector<float> f(12);
+  for (int i = 0; i < 12; ++i) f[i] = static_cast<float>(s[i] / sum);
+  return f;
+}
+
+// affine_resample forward and adjoint (float32). Host side: the CPU functors
+// against AffineNaive (forward, rtol 1e-5 of max |y|) and the adjoint identity
+// <A x, dy> = <x, A^T dy> (float64 dot products, 1e-5 of sum |A x| |dy|);
+// GPU: both launchers against the CPU functors (float32 tolerance). sym6: the
+// sym6 taps (taps must be 12), else random ones. naive: compare with
+// AffineNaive (skipped for the timed StyleGAN-sized case).
+void RunAffine(cudaStream_t stream, std::mt19937* rng, int64_t n, int64_t h, int64_t w, int64_t c,
+               int64_t oh, int64_t ow, int taps, std::vector<int> margin, bool sym6,
+               double smin, double smax, double reach, bool naive, bool timed,
+               const char* label) {
+  AffineResampleParams p;
+  p.batch = n; p.channels = c; p.in_h = h; p.in_w = w; p.out_h = oh; p.out_w = ow;
+  p.margin_x0 = margin[0]; p.margin_x1 = margin[1]; p.margin_y0 = margin[2]; p.margin_y1 = margin[3];
+  const std::vector<float> f = sym6 ? Sym6() : RandomVec<float>(taps, rng, 0.5f);
+  sg2::AffineResampleSetFilter(f.data(), taps, &p);
+  const auto theta = AffineTheta(rng, n, p, smin, smax, reach);
+  const auto x = RandomVec<float>(n * h * w * c, rng, 1.f);
+  const auto dy = RandomVec<float>(n * oh * ow * c, rng, 1.f);
+  std::vector<float> y(dy.size()), dx(x.size());
+  sg2::AffineResampleCpu(p, theta.data(), x.data(), y.data(), ThreadFor);
+  sg2::AffineResampleAdjointCpu(p, theta.data(), dy.data(), dx.data(), ThreadFor);
+  bool ok = true;
+  std::string body = "\"op\": \"affine_resample\", \"label\": \"" + std::string(label) +
+      "\", \"dtype\": \"float32\", \"x\": " + ShapeStr({n, h, w, c}) + ", \"y\": " +
+      ShapeStr({n, oh, ow, c}) + ", \"taps\": " + std::to_string(taps) + ", \"margin\": [" +
+      std::to_string(margin[0]) + "," + std::to_string(margin[1]) + "," +
+      std::to_string(margin[2]) + "," + std::to_string(margin[3]) + "]";
+  if (naive) {
+    const auto ref = AffineNaive(p, theta, x, f);
+    double scale = 0, err = 0;
+    for (size_t i = 0; i < ref.size(); ++i) {
+      scale = std::max(scale, std::fabs(ref[i]));
+      err = std::max(err, std::fabs(ref[i] - y[i]));
+    }
+    const bool pass = err <= 1e-5 * std::max(scale, 1e-30);
+    ok = ok && pass;
+    body += ", \"cpu_vs_definition\": {\"max_abs_err\": " + Num(err) + ", \"scale\": " +
+            Num(scale) + ", \"pass\": " + (pass ? "true" : "false") + "}";
+  }
+  {
+    double lhs = 0, rhs = 0, mag = 0;
+    for (size_t i = 0; i < y.size(); ++i) {
+      lhs += double(y[i]) * dy[i];
+      mag += std::fabs(double(y[i]) * dy[i]);
+    }
+    for (size_t i = 0; i < x.size(); ++i) rhs += double(x[i]) * dx[i];
+    const bool pass = std::fabs(lhs - rhs) <= 1e-5 * std::max(mag, 1e-30);
+    ok = ok && pass;
+    body += ", \"adjoint_identity\": {\"lhs\": " + Num(lhs) + ", \"rhs\": " + Num(rhs) +
+            ", \"pass\": " + (pass ? "true" : "false") + "}";
+  }
+  if (g_cpu_only) {
+    body += std::string(", \"device\": \"cpu\", \"pass\": ") + (ok ? "true" : "false");
+    EmitRecord(body, ok);
+    return;
+  }
+  double* dth = ToDevice(theta);
+  float *dxin = ToDevice(x), *ddy = ToDevice(dy), *dyout = ToDevice(y), *ddx = ToDevice(dx);
+  auto fwd = [&] {
+    const int err = sg2::LaunchAffineResampleCuda(stream, p, dth, dxin, dyout);
+    if (err) { std::fprintf(stderr, "launch: %s\n", sg2::CudaErrorString(err)); std::exit(2); }
+  };
+  auto adj = [&] {
+    const int err = sg2::LaunchAffineResampleAdjointCuda(stream, p, dth, ddy, ddx);
+    if (err) { std::fprintf(stderr, "launch: %s\n", sg2::CudaErrorString(err)); std::exit(2); }
+  };
+  std::vector<float> gy(y.size()), gdx(x.size());
+  fwd();
+  adj();
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+  CUDA_CHECK(cudaMemcpy(gy.data(), dyout, gy.size() * sizeof(float), cudaMemcpyDeviceToHost));
+  CUDA_CHECK(cudaMemcpy(gdx.data(), ddx, gdx.size() * sizeof(float), cudaMemcpyDeviceToHost));
+  const Cmp cf = Compare(gy, y), ca = Compare(gdx, dx);
+  ok = ok && cf.ok && ca.ok;
+  body += ", \"forward\": {\"max_abs_err\": " + Num(cf.max_abs) + ", \"ref_scale\": " +
+          Num(cf.scale) + ", \"pass\": " + (cf.ok ? "true" : "false") + "}";
+  body += ", \"adjoint\": {\"max_abs_err\": " + Num(ca.max_abs) + ", \"ref_scale\": " +
+          Num(ca.scale) + ", \"pass\": " + (ca.ok ? "true" : "false") + "}";
+  body += std::string(", \"pass\": ") + (ok ? "true" : "false");
+  if (timed) {
+    body += ", \"forward_gpu_us\": " + Num(TimeUs(fwd, stream)) +
+            ", \"adjoint_gpu_us\": " + Num(TimeUs(adj, stream));
+  }
+  EmitRecord(body, ok);
+  cudaFree(dth); cudaFree(dxin); cudaFree(ddy); cudaFree(dyout); cudaFree(ddx);
+}
+
+// Small random cases: channels 1-3 and 5 (the compile-time and the runtime
+// CPU shapes), non-square images, 12 taps and others, margins from 0 to
+// size - 1 (asymmetric), rotations, scales and translations that leave the
+// padded image for part of the output.
+void SmallAffineCases(cudaStream_t s, std::mt19937* rng) {
+  // (n, h, w, c, oh, ow, taps, margin x0 x1 y0 y1, sym6, scale range, reach)
+  RunAffine(s, rng, 3, 9, 7, 1, 20, 17, 12, {0, 6, 8, 2}, false, 0.6, 2.0, 8, true, false, "c1_t12");
+  RunAffine(s, rng, 2, 8, 8, 3, 18, 18, 12, {7, 7, 7, 7}, false, 0.5, 1.5, 4, true, false, "c3_t12_max_margin");
+  RunAffine(s, rng, 2, 6, 10, 2, 15, 21, 12, {3, 0, 0, 5}, false, 0.8, 3.0, 20, true, false, "c2_t12_far");
+  RunAffine(s, rng, 2, 7, 5, 5, 12, 11, 8, {2, 4, 6, 1}, false, 0.7, 1.7, 6, true, false, "c5_t8");
+  RunAffine(s, rng, 1, 5, 6, 1, 9, 13, 4, {0, 0, 0, 0}, false, 0.9, 1.1, 3, true, false, "c1_t4_no_margin");
+  RunAffine(s, rng, 2, 4, 4, 3, 10, 10, 32, {3, 1, 2, 3}, false, 0.5, 2.5, 10, true, false, "c3_t32");
+  RunAffine(s, rng, 1, 2, 3, 4, 7, 5, 2, {1, 2, 1, 0}, false, 0.3, 1.0, 2, true, false, "c4_t2_tiny");
+  RunAffine(s, rng, 2, 32, 32, 1, 76, 76, 12, {20, 27, 25, 26}, true, 0.8, 1.25, 0, true, false, "demo_bgc");
+}
+
 int Finish() {
   std::printf("\n  ],\n  \"all_pass\": %s\n}\n", g_all_ok ? "true" : "false");
   return g_all_ok ? 0 : 1;
@@ -464,6 +659,7 @@ int main(int argc, char** argv) {
     SmallBiasActCases<sg2::BFloat16>(none, &rng);
     SmallUpFirDnCases<__half>(none, &rng);
     SmallUpFirDnCases<sg2::BFloat16>(none, &rng);
+    SmallAffineCases(none, &rng);
     return Finish();
   }
   cudaDeviceProp prop;
@@ -481,6 +677,7 @@ int main(int argc, char** argv) {
   SmallUpFirDnCases<double>(s, &rng);
   SmallUpFirDnCases<__half>(s, &rng);
   SmallUpFirDnCases<sg2::BFloat16>(s, &rng);
+  SmallAffineCases(s, &rng);
 
   // StyleGAN-sized cases (timed); SG2_HARNESS_QUICK=1 skips them (e.g. under
   // compute-sanitizer).
@@ -508,6 +705,10 @@ int main(int argc, char** argv) {
   }
   TimedHalfCases<__half>(s, &rng);
   TimedHalfCases<sg2::BFloat16>(s, &rng);
+  // ADA's geometric resampling at 256x256 RGB, batch 32: output 2 (256 + 6),
+  // sym6 taps, the largest margins, rotations of any angle, scales 2^+-0.3.
+  RunAffine(s, &rng, 32, 256, 256, 3, 524, 524, 12, {255, 255, 255, 255}, true, 0.8, 1.25,
+            0, false, true, "ada_256_rgb");
   CUDA_CHECK(cudaStreamDestroy(s));
   return Finish();
 }
