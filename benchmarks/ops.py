@@ -8,6 +8,10 @@ with ``tf.function``, at StyleGAN-sized shapes:
 * bias_act:     x [8, 64, 64, 256], lrelu (alpha 0.2, gain sqrt 2), bias on C
 * upsample2d:   2x of [8, 32, 32, 256] with the [1, 3, 3, 1] filter
 * downsample2d: 2x of [8, 32, 32, 256] with the [1, 3, 3, 1] filter
+* affine_resample_bgc: the demo's augmentation geometry (float32 only, shape
+  fixed): x [16, 32, 32, 1] -> [16, 76, 76, 1] with the sym6 taps, theta and
+  margin as AugmentPipe.from_spec('bgc') makes them at p = 1; its third mode,
+  adjoint, times the gradient with respect to x alone (the transpose op)
 
 Prints one JSON document: per dtype and case the median wall time in
 milliseconds over ``--repeats`` runs (after ``--warmup``), and speedup =
@@ -61,6 +65,28 @@ def _sync(out) -> None:
         t.numpy().ravel()[:1]  # noqa: B018
 
 
+def _bgc_geometry(n: int, size: int, channels: int) -> tuple:
+    """(f, theta, margin, out_size) of the affine_resample call AugmentPipe.from_spec('bgc') makes at p = 1 for a
+    batch [n, size, size, channels] (recorded from one call of the pipe, fixed seed)."""
+    from stylegan2_tf.training import augment  # pylint: disable=import-outside-toplevel
+    pipe = augment.AugmentPipe.from_spec("bgc", impl="ref")
+    pipe.p.assign(1.0)
+    seen = {}
+    original = augment.affine_resample
+
+    def record(x, f, theta, margin, out_size, impl="auto"):
+        seen.update(f=f, theta=theta, margin=margin, out_size=out_size)
+        return original(x, f, theta, margin, out_size, impl=impl)
+
+    augment.affine_resample = record
+    try:
+        pipe(tf.zeros([n, size, size, channels]), seed=tf.constant([7, 11], tf.int64))
+    finally:
+        augment.affine_resample = original
+    return (tf.constant(seen["f"]), tf.constant(seen["theta"]), tf.constant(seen["margin"]),
+            tuple(seen["out_size"]))
+
+
 def _cases(batch: int, channels: int, dtype: tf.DType) -> Dict[str, dict]:
     rng = np.random.default_rng(0)
     f = ops.setup_filter([1, 3, 3, 1])
@@ -87,7 +113,29 @@ def _cases(batch: int, channels: int, dtype: tf.DType) -> Dict[str, dict]:
             "inputs": (x32,),
             "fn": lambda impl: (lambda x: ops.downsample2d(x, f, down=2, impl=impl)),
         },
+        "affine_resample_bgc": _affine_case(),
     }
+
+
+def _affine_case() -> dict:
+    rng = np.random.default_rng(0)
+    geom_f, theta, margin, out_size = _bgc_geometry(16, 32, 1)
+    x = tf.constant(rng.uniform(-1, 1, (16, 32, 32, 1)), tf.float32)
+    dy = tf.constant(rng.standard_normal((16, *out_size, 1)), tf.float32)
+
+    def fn(impl):
+        return lambda x: ops.affine_resample(x, geom_f, theta, margin, out_size, impl=impl)
+
+    def adjoint(impl):
+        def run(dy):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = fn(impl)(x)
+            return tape.gradient(y, x, output_gradients=dy)  # linear: the forward op is pruned
+        return run
+
+    return {"shape": [16, 32, 32, 1], "inputs": (x,), "fn": fn, "float32_only": True,
+            "adjoint": {"inputs": (dy,), "fn": adjoint}}
 
 
 def _fwd(fn):
@@ -115,11 +163,17 @@ def _run_dtype(dtype: tf.DType, args, wanted: List[str]) -> Dict[str, dict]:
     results = {}
     for name in wanted:
         case = cases[name]
+        if case.get("float32_only") and dtype != tf.float32:
+            continue
         rec = {"input_shape": case["shape"]}
-        for mode, wrap in (("forward", _fwd), ("forward_backward", _fwd_bwd)):
-            fns = {impl: wrap(case["fn"](impl)) for impl in ("custom", "ref")}
-            outs = {impl: fn(*case["inputs"]) for impl, fn in fns.items()}
-            timing = _time({impl: (lambda fn=fn: fn(*case["inputs"])) for impl, fn in fns.items()},
+        modes = [("forward", _fwd, case["fn"], case["inputs"]),
+                 ("forward_backward", _fwd_bwd, case["fn"], case["inputs"])]
+        if "adjoint" in case:
+            modes.append(("adjoint", _fwd, case["adjoint"]["fn"], case["adjoint"]["inputs"]))
+        for mode, wrap, make, inputs in modes:
+            fns = {impl: wrap(make(impl)) for impl in ("custom", "ref")}
+            outs = {impl: fn(*inputs) for impl, fn in fns.items()}
+            timing = _time({impl: (lambda fn=fn: fn(*inputs)) for impl, fn in fns.items()},
                            args.repeats, args.warmup)
             # Sanity: both implementations computed the same thing.
             err = max(float(tf.reduce_max(tf.abs(tf.cast(a, tf.float64) - tf.cast(r, tf.float64))))
