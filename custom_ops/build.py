@@ -44,6 +44,8 @@ CUDA_LIB = "_stylegan2_ops_cuda.so"
 OP_SOURCES = ["ops/bias_act_ops.cc", "ops/upfirdn2d_ops.cc"]
 KERNEL_SOURCES = ["kernels/bias_act_kernels.cc", "kernels/upfirdn2d_kernels.cc"]
 CUDA_SOURCES = ["kernels/bias_act_kernels.cu.cc", "kernels/upfirdn2d_kernels.cu.cc"]
+OP_SOURCES += ["ops/filtered_lrelu_ops.cc"]
+KERNEL_SOURCES += ["kernels/filtered_lrelu_kernels.cc"]
 # SASS for these compute capabilities (those nvcc supports) + PTX of the
 # newest one for forward compatibility (JIT on newer GPUs).
 DEFAULT_CUDA_ARCHS = (70, 75, 80, 86, 89, 90)
