@@ -49,6 +49,7 @@ def ops_module():
 def test_cpu_library_exposes_ops(ops_module):
     for name in ("sg2_bias_act", "sg2_bias_act_grad", "sg2_up_fir_dn2d"):
         assert hasattr(ops_module, name), name
+    assert hasattr(ops_module, "sg2_filtered_lrelu")
 
 
 def test_build_left_no_temporary_files(ops_module):
@@ -93,6 +94,7 @@ def test_nvcc_compiles_kernels_and_harness(tmp_path):
     # pass (the full build and run_harness.sh generate SASS).
     srcs = [ROOT / "custom_ops" / "cc" / "kernels" / s for s in
             ("bias_act_kernels.cu.cc", "upfirdn2d_kernels.cu.cc")]
+    srcs.append(ROOT / "custom_ops" / "cc" / "kernels" / "filtered_lrelu_kernels.cu.cc")
     srcs.append(ROOT / "custom_ops" / "harness" / "harness.cu.cc")
     procs = []
     for src in srcs:
@@ -122,6 +124,10 @@ def test_nvcc_compiles_kernels_and_harness(tmp_path):
             # Round to nearest: never more than u relative (and the check is not vacuous: errors do occur).
             worst = max(c["vs_float32"]["max_err_in_u"] for c in mine)
             assert 0.5 < worst <= 1.0, (op, dtype, worst)
+    for dtype in ("float16", "bfloat16"):  # filtered_lrelu: forward and gradient pass, 9 configurations x 2 layouts
+        mine = [c for c in cases if c["op"] == "filtered_lrelu" and c["dtype"] == dtype]
+        assert len(mine) == 36 and all(c["pass"] and c["vs_float32"]["pass"] for c in mine), (dtype, len(mine))
+        assert 0.5 < max(c["vs_float32"]["max_err_in_u"] for c in mine) <= 1.0
 
 
 @needs_nvcc
