@@ -10,7 +10,9 @@
 //
 // `--cpu-only` (no GPU needed) runs only the 16-bit cases and checks the CPU
 // functors against the float32 CPU functor with the same bound, exercising the
-// harness's host-side expectations (tests/test_custom_ops_build.py does this).
+// harness's host-side expectations (tests/test_custom_ops_build.py does this);
+// it also runs filtered_lrelu's CUDA tile code emulated on the host against
+// the CPU functor (EmulatedFilteredLreluCases).
 //
 // Build and run: custom_ops/harness/run_harness.sh  (see docs/custom_ops.md)
 #include <cuda_fp16.h>
@@ -598,6 +600,93 @@ void SmallFilteredLreluCases(cudaStream_t s, std::mt19937* rng) {
   }
 }
 
+// The CUDA kernel's tile code emulated on the host (EmulateFilteredLreluCudaOnHost:
+// one block after another, one thread each) against the CPU functor, on `count`
+// random configurations (sizes, up/down 1-4, 1-D/2-D filters of 1-13 taps, crops,
+// clamp, slope, layouts, bias, forced smaller tiles): forward output and sign
+// record, then the gradient pass reading the CPU record. Both compute each sum
+// in the same order in the accumulation type, so outputs agree to the
+// same-type tolerance and records bit for bit. No GPU needed: this is how the
+// kernel's index math, tiling and record ownership are checked on machines
+// without one. One summary record per dtype.
+template <typename T>
+void EmulatedFilteredLreluCases(std::mt19937* rng, int count) {
+  using D = typename Types<T>::Dev;
+  std::uniform_int_distribution<int> ri(0, 1 << 30);
+  auto R = [&](int lo, int hi) { return lo + ri(*rng) % (hi - lo + 1); };
+  int fails = 0;
+  double worst = 0;
+  int64_t rec_mismatch = 0;
+  std::string first_fail;
+  for (int idx = 0; idx < count; ++idx) {
+    sg2::FilteredLreluParams p;
+    do {
+      p = sg2::FilteredLreluParams();
+      p.batch = R(1, 2); p.channels = R(1, 9); p.in_h = R(1, 12); p.in_w = R(1, 40);
+      p.up = R(1, 4); p.down = R(1, 4); p.nchw = R(0, 1);
+      p.fu_2d = R(0, 1); p.fd_2d = R(0, 1);
+      p.fuw = R(1, 13); p.fuh = p.fu_2d ? R(1, 9) : p.fuw;
+      p.fdw = R(1, 13); p.fdh = p.fd_2d ? R(1, 9) : p.fdw;
+      p.padx0 = R(-6, 12); p.padx1 = R(-6, 12); p.pady0 = R(-6, 12); p.pady1 = R(-6, 12);
+      p.gain = 1.4f; p.slope = R(0, 3) == 0 ? 1.f : 0.2f; p.clamp = R(0, 1) ? 0.5f : -1.f;
+      p.has_bias = R(0, 1);
+      p.write_signs = sg2::FilteredLreluNeedsSigns(p.slope, p.clamp);
+    } while (!sg2::FilteredLreluFinalize(&p));
+    const int first_tile = R(0, 8);
+    const sg2::FilteredLreluParams g = sg2::FilteredLreluTransposed(p);
+    const int64_t xsz = p.batch * p.channels * p.in_h * p.in_w;
+    const int64_t ysz = p.batch * p.channels * p.out_h * p.out_w;
+    const int64_t ssz = sg2::FilteredLreluPlanes(p) * p.sign_h * p.sign_row_bytes;
+    auto x = RandomVec<T>(xsz, rng, 1.f), b = RandomVec<T>(p.channels, rng, 0.5f), dy = RandomVec<T>(ysz, rng, 1.f);
+    const auto fu = FlFilter(p.fuw, false, rng);
+    std::vector<float> fu_full = p.fu_2d ? FlFilter(p.fuw * p.fuh, false, rng) : fu;
+    fu_full.resize(p.fu_2d ? size_t(p.fuw) * p.fuh : size_t(p.fuw));
+    std::vector<float> fd_full = FlFilter(p.fd_2d ? p.fdw * p.fdh : p.fdw, false, rng);
+    const auto fu_r = FlReverse(fu_full), fd_r = FlReverse(fd_full);
+    const T* bh = p.has_bias ? b.data() : nullptr;
+    std::vector<T> yc(ysz), ye(ysz), dxc(xsz), dxe(xsz);
+    // Different fill bytes: a record byte that neither side writes shows up.
+    std::vector<uint8_t> sc(ssz + 1, 0xAB), se(ssz + 1, 0xCD);
+    sg2::FilteredLreluCpu<T>(p, x.data(), fu_full.data(), fd_full.data(), bh, nullptr, yc.data(),
+                             p.write_signs ? sc.data() : nullptr, ThreadFor);
+    int err = sg2::EmulateFilteredLreluCudaOnHost<D>(
+        p, first_tile, reinterpret_cast<const D*>(x.data()), fu_full.data(), fd_full.data(),
+        reinterpret_cast<const D*>(bh), nullptr, reinterpret_cast<D*>(ye.data()),
+        p.write_signs ? se.data() : nullptr);
+    const uint8_t* rec = g.read_signs ? sc.data() : nullptr;
+    sg2::FilteredLreluCpu<T>(g, dy.data(), fd_r.data(), fu_r.data(), static_cast<const T*>(nullptr), rec,
+                             dxc.data(), static_cast<uint8_t*>(nullptr), ThreadFor);
+    err = err ? err : sg2::EmulateFilteredLreluCudaOnHost<D>(
+        g, first_tile, reinterpret_cast<const D*>(dy.data()), fd_r.data(), fu_r.data(), nullptr, rec,
+        reinterpret_cast<D*>(dxe.data()), nullptr);
+    const Cmp cy = Compare(ye, yc), cx = Compare(dxe, dxc);
+    int64_t mism = 0;
+    for (int64_t i = 0; i < ssz; ++i) mism += sc[i] != se[i];
+    const bool ok = err == 0 && cy.ok && cx.ok && mism == 0 && g.out_h == p.in_h && g.out_w == p.in_w;
+    worst = std::max({worst, cy.max_rel, cx.max_rel});
+    rec_mismatch += mism;
+    if (!ok) {
+      ++fails;
+      if (first_fail.empty()) {
+        char buf[400];
+        std::snprintf(buf, sizeof(buf),
+                      "case %d: N%lld C%lld %lldx%lld up %d down %d fu %dx%d%s fd %dx%d%s pad %d %d %d %d "
+                      "slope %g clamp %g %s bias %d tile %d err %d", idx, (long long)p.batch,
+                      (long long)p.channels, (long long)p.in_h, (long long)p.in_w, p.up, p.down, p.fuh, p.fuw,
+                      p.fu_2d ? " 2d" : "", p.fdh, p.fdw, p.fd_2d ? " 2d" : "", p.padx0, p.padx1, p.pady0,
+                      p.pady1, p.slope, p.clamp, p.nchw ? "NCHW" : "NHWC", p.has_bias, first_tile, err);
+        first_fail = buf;
+      }
+    }
+  }
+  const bool ok = fails == 0;
+  EmitRecord("\"op\": \"filtered_lrelu_cuda_emulated\", \"dtype\": \"" + std::string(Types<T>::kName) +
+             "\", \"device\": \"cpu\", \"cases\": " + std::to_string(count) + ", \"failed\": " +
+             std::to_string(fails) + ", \"max_rel_err\": " + Num(worst) + ", \"record_mismatch_bytes\": " +
+             std::to_string(rec_mismatch) + ", \"first_failure\": \"" + first_fail + "\", \"pass\": " +
+             (ok ? "true" : "false"), ok);
+}
+
 // StyleGAN3-sized layers (timed): 12-tap separable Kaiser-like filters, 2x up
 // and down at a layer's 10-pixel margin (padding from stylegan3.md 2.2).
 template <typename T>
@@ -634,6 +723,10 @@ int main(int argc, char** argv) {
     SmallUpFirDnCases<sg2::BFloat16>(none, &rng);
     SmallFilteredLreluCases<__half>(none, &rng);
     SmallFilteredLreluCases<sg2::BFloat16>(none, &rng);
+    EmulatedFilteredLreluCases<float>(&rng, 400);
+    EmulatedFilteredLreluCases<double>(&rng, 100);
+    EmulatedFilteredLreluCases<__half>(&rng, 100);
+    EmulatedFilteredLreluCases<sg2::BFloat16>(&rng, 100);
     return Finish();
   }
   cudaDeviceProp prop;

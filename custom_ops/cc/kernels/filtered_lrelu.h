@@ -87,6 +87,12 @@ SG2_HD int64_t SignCols(int64_t row_bytes, int64_t lanes) {
   return lanes == 1 ? row_bytes * 4 : row_bytes / ((lanes + 3) / 4);
 }
 
+// Whether grid row/column t feeds an output (some tap of fd reads it): always
+// unless fd has fewer taps than down. The record holds code 0 for the others.
+SG2_HD bool FilteredLreluUsed(int64_t t, int fd_taps, int down) {
+  return fd_taps >= down || t % down < fd_taps;
+}
+
 // Fills out_h/out_w/tmp_h/tmp_w (and, unless reading, the record geometry)
 // from the other fields; false if the output would be empty (< 1).
 inline bool FilteredLreluFinalize(FilteredLreluParams* p) {
@@ -419,7 +425,7 @@ SG2_ALWAYS_INLINE void FilteredLreluUnits(
           v[j] = clamp_on ? (a > clamp ? clamp : (a < -clamp ? -clamp : a)) : a;
           codes[j] = cl ? uint8_t(2) : uint8_t(neg ? 1 : 0);
         }
-        if (ty >= own_y0 && ty < own_y1) {
+        if (ty >= own_y0 && ty < own_y1 && FilteredLreluUsed(ty, fdh, down)) {
           uint8_t* rec = so + (plane * p.sign_h + ty) * p.sign_row_bytes;
           if (L == 1) {
             // own_x0 is a multiple of 4 (tile widths are), so whole bytes.
@@ -427,12 +433,14 @@ SG2_ALWAYS_INLINE void FilteredLreluUnits(
               unsigned byte = 0;
               for (int k = 0; k < 4; ++k) {
                 const int64_t tx = gx + k;
-                if (tx < own_x1) byte |= unsigned(codes[tx - tx0]) << (2 * k);
+                if (tx < own_x1 && FilteredLreluUsed(tx, fdw, down))
+                  byte |= unsigned(codes[tx - tx0]) << (2 * k);
               }
               rec[gx >> 2] = static_cast<uint8_t>(byte);
             }
           } else {
             for (int64_t tx = own_x0; tx < own_x1; ++tx) {
+              if (!FilteredLreluUsed(tx, fdw, down)) continue;  // stays 0
               const uint8_t* cd = codes + (tx - tx0) * L;
               uint8_t* rb = rec + tx * LB;
               for (int64_t g = 0; g < LB; ++g) {
@@ -540,7 +548,7 @@ void FilteredLreluCpu(const FilteredLreluParams& p, const T* x, const F* fu,
   const int64_t cost = ((plan.oth - 1) * p.down + p.fdh) * plan.max_tw * L *
                        (taps_u + taps_d + 4);
   if (p.write_signs && (p.fdw < p.down || p.fdh < p.down)) {
-    // Grid positions no output reads are computed by no tile: zero their codes.
+    // Grid positions no output reads: code 0 (not all of them are computed).
     std::fill(so, so + FilteredLreluPlanes(p) * p.sign_h * p.sign_row_bytes,
               uint8_t(0));
   }
@@ -559,6 +567,16 @@ template <typename T>
 int LaunchFilteredLreluCuda(cudaStream_t stream, const FilteredLreluParams& p,
                             const T* x, const float* fu, const float* fd,
                             const T* b, const uint8_t* si, T* y, uint8_t* so);
+
+// The CUDA kernel's tile code run on the host, one block after another with
+// one thread each (defined next to the launcher, so built by nvcc only; host
+// memory). For the harness: checks the kernel's index math, tiling and record
+// writes on machines without a GPU. first_tile > 0 forces smaller tiles.
+template <typename T>
+int EmulateFilteredLreluCudaOnHost(const FilteredLreluParams& p,
+                                   int first_tile, const T* x, const float* fu,
+                                   const float* fd, const T* b,
+                                   const uint8_t* si, T* y, uint8_t* so);
 
 }  // namespace sg2
 
