@@ -12,6 +12,12 @@ with ``tf.function``, at StyleGAN-sized shapes:
   fixed): x [16, 32, 32, 1] -> [16, 76, 76, 1] with the sym6 taps, theta and
   margin as AugmentPipe.from_spec('bgc') makes them at p = 1; its third mode,
   adjoint, times the gradient with respect to x alone (the transpose op)
+* filtered_lrelu_sg3_*: the layers of the StyleGAN3-T demo (Fashion-MNIST
+  32x32, batch 16, 32 channels; fixed shapes, --batch/--channels do not
+  apply): x is the 3x3 conv's full output, bias, clamp 256, Kaiser low-pass
+  filters and paddings as the layer schedule sets them (stylegan3.md 2.2):
+  36 (up 2, down 2, 12/12 taps), 36 -> 52 (up 4, down 2, 24/12), 52 (up 2,
+  down 2) and 52 -> 32 (the cropping critical layers)
 
 Prints one JSON document: per dtype and case the median wall time in
 milliseconds over ``--repeats`` runs (after ``--warmup``), and speedup =
@@ -97,7 +103,7 @@ def _cases(batch: int, channels: int, dtype: tf.DType) -> Dict[str, dict]:
     x64 = mk(batch, 64, 64, channels)
     x32 = mk(batch, 32, 32, channels)
     b = mk(channels)
-    return {
+    cases = {
         "bias_act_lrelu": {
             "shape": [batch, 64, 64, channels],
             "inputs": (x64, b),
@@ -115,6 +121,53 @@ def _cases(batch: int, channels: int, dtype: tf.DType) -> Dict[str, dict]:
         },
         "affine_resample_bgc": _affine_case(),
     }
+    cases.update(_filtered_lrelu_cases(dtype, rng))
+    return cases
+
+
+def _lowpass(numtaps: int, cutoff: float, width: float, fs: float) -> np.ndarray:
+    """Kaiser-windowed sinc with unit DC gain (the design of scipy.signal.firwin(numtaps, cutoff, width=width,
+    fs=fs), as StyleGAN3 uses it)."""
+    atten = 2.285 * (numtaps - 1) * np.pi * (width / (fs / 2)) + 7.95
+    beta = 0.1102 * (atten - 8.7) if atten > 50 else (0.5842 * (atten - 21) ** 0.4 + 0.07886 * (atten - 21)
+                                                       if atten > 21 else 0.0)
+    m = np.arange(numtaps) - (numtaps - 1) / 2
+    h = 2 * cutoff / fs * np.sinc(2 * cutoff / fs * m) * np.kaiser(numtaps, beta)
+    return (h / h.sum()).astype(np.float32)
+
+
+def _filtered_lrelu_cases(dtype: tf.DType, rng) -> Dict[str, dict]:
+    """The StyleGAN3-T demo's synthesis layers (res 32, 14 layers, margin 10), one per distinct shape."""
+    res, n_layers, n_crit, margin = 32, 14, 2, 10
+    e = np.minimum(np.arange(n_layers + 1) / (n_layers - n_crit), 1)
+    cutoff = 2 * (res / 2 / 2) ** e
+    stop = 2 ** 2.1 * (res / 2 * 2 ** 0.3 / 2 ** 2.1) ** e
+    rate = np.exp2(np.ceil(np.log2(np.minimum(stop * 2, res))))
+    half_width = np.maximum(stop, rate / 2) - cutoff
+    size = (rate + 2 * margin).astype(int)
+    size[-2:] = res
+    cases = {}
+    for name, i in (("36", 1), ("36to52", 5), ("52", 6), ("52to32", 13)):
+        j = i - 1
+        tmp_rate = max(rate[j], rate[i]) * 2
+        up, down = int(tmp_rate / rate[j]), int(tmp_rate / rate[i])
+        fu = _lowpass(6 * up, cutoff[j], 2 * half_width[j], tmp_rate) if up > 1 else None
+        fd = _lowpass(6 * down, cutoff[i], 2 * half_width[i], tmp_rate) if down > 1 else None
+        in_size = int(size[j]) + 2  # the 3x3 conv's "full" output
+        pad_total = (int(size[i]) - 1) * down + 1 - in_size * up + (6 * up if fu is not None else 1) + \
+            (6 * down if fd is not None else 1) - 2
+        lo = (pad_total + up) // 2
+        pad = [lo, pad_total - lo, lo, pad_total - lo]
+        shape = [16, in_size, in_size, 32]
+        x = tf.constant(rng.standard_normal(shape), dtype=dtype)
+        b = tf.constant(rng.standard_normal([32]), dtype=dtype)
+        cases[f"filtered_lrelu_sg3_{name}"] = {
+            "shape": shape, "inputs": (x, b), "up_down_taps": [up, down, 6 * up, 6 * down], "padding": pad,
+            "fn": lambda impl, fu=fu, fd=fd, up=up, down=down, pad=pad: (
+                lambda x, b: ops.filtered_lrelu(x, fu, fd, b, up=up, down=down, padding=pad, clamp=256,
+                                                impl=impl)),
+        }
+    return cases
 
 
 def _affine_case() -> dict:
@@ -166,6 +219,7 @@ def _run_dtype(dtype: tf.DType, args, wanted: List[str]) -> Dict[str, dict]:
         if case.get("float32_only") and dtype != tf.float32:
             continue
         rec = {"input_shape": case["shape"]}
+        rec.update({k: case[k] for k in ("up_down_taps", "padding") if k in case})
         modes = [("forward", _fwd, case["fn"], case["inputs"]),
                  ("forward_backward", _fwd_bwd, case["fn"], case["inputs"])]
         if "adjoint" in case:

@@ -49,6 +49,7 @@ def ops_module():
 def test_cpu_library_exposes_ops(ops_module):
     for name in ("sg2_bias_act", "sg2_bias_act_grad", "sg2_up_fir_dn2d"):
         assert hasattr(ops_module, name), name
+    assert hasattr(ops_module, "sg2_filtered_lrelu")
 
 
 def test_build_left_no_temporary_files(ops_module):
@@ -121,6 +122,15 @@ def test_nvcc_compiles_kernels_and_harness(tmp_path):
             # Round to nearest: never more than u relative (and the check is not vacuous: errors do occur).
             worst = max(c["vs_float32"]["max_err_in_u"] for c in mine)
             assert 0.5 < worst <= 1.0, (op, dtype, worst)
+    for dtype in ("float16", "bfloat16"):  # filtered_lrelu: forward and gradient pass, 9 configurations x 2 layouts
+        mine = [c for c in cases if c["op"] == "filtered_lrelu" and c["dtype"] == dtype]
+        assert len(mine) == 36 and all(c["pass"] and c["vs_float32"]["pass"] for c in mine), (dtype, len(mine))
+        assert 0.5 < max(c["vs_float32"]["max_err_in_u"] for c in mine) <= 1.0
+    # filtered_lrelu's CUDA tile code run on the host (one thread per block) against the CPU functor, on random
+    # configurations: the kernel's index math, tiling and sign-record writes, checked without a GPU.
+    emulated = {c["dtype"]: c for c in cases if c["op"] == "filtered_lrelu_cuda_emulated"}
+    assert sorted(emulated) == ["bfloat16", "float16", "float32", "float64"]
+    assert all(c["pass"] and c["cases"] >= 100 and c["record_mismatch_bytes"] == 0 for c in emulated.values())
 
 
 @needs_nvcc

@@ -40,6 +40,13 @@ for dt in ("float32", "bfloat16", "float16", "float64"):
             out[f"upfirdn2d/{dt}/{name}/{fmt}"] = tf.cast(y, tf.float64).numpy()
             out[f"upfirdn2d_grad/{dt}/{name}/{fmt}"] = tf.cast(
                 tape.gradient(y, xi, tf.ones_like(y) * tf.cast(0.5, y.dtype)), tf.float64).numpy()
+    for fmt, xi in (("NHWC", x), ("NCHW", xn)):  # filtered_lrelu: 37 channels (vector tails), clamp, 2 layouts
+        fl = dict(fu=np.hanning(14)[1:-1], fd=np.hanning(14)[1:-1], up=2, down=2, padding=(9, 8, 9, 8), clamp=2.0)
+        with tf.GradientTape() as tape:
+            tape.watch(xi)
+            y = ops.filtered_lrelu(xi, b=b, data_format=fmt, impl="custom", **fl)
+        out[f"filtered_lrelu/{dt}/{fmt}"] = tf.cast(y, tf.float64).numpy()
+        out[f"filtered_lrelu_grad/{dt}/{fmt}"] = tf.cast(tape.gradient(y, xi, tf.ones_like(y)), tf.float64).numpy()
 np.savez(sys.argv[1], **out)
 print(ops.cpu_loops())
 '''
@@ -77,7 +84,7 @@ def test_every_copy_of_the_cpu_loops_gives_the_same_bits(tmp_path):
               else "avx2" if {"avx2", "fma"} <= flags else "baseline")
     loops_base, base = _run(tmp_path, "base", "baseline")
     assert loops_base == "baseline"
-    assert sorted(base) and len(base) == 4 * 5 * 2 + 4 * 4 * 2 * 2
+    assert sorted(base) and len(base) == 4 * 5 * 2 + 4 * 4 * 2 * 2 + 4 * 2 * 2
     for cap, expected in ((None, widest), ("avx2", "avx2" if widest != "baseline" else "baseline")):
         loops, got = _run(tmp_path, cap or "widest", cap)
         assert loops == expected, (cap, loops, sorted(flags & {"avx", "avx2", "fma", "avx512f", "avx512bw"}))

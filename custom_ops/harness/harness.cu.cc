@@ -11,8 +11,9 @@
 // `--cpu-only` (no GPU needed) runs only the 16-bit cases and checks the CPU
 // functors against the float32 CPU functor with the same bound, exercising the
 // harness's host-side expectations (tests/test_custom_ops_build.py does this),
-// and the affine_resample CPU functors against the op's definition computed
-// in float64 and against the adjoint identity.
+// the affine_resample CPU functors against the op's definition computed
+// in float64 and against the adjoint identity, and filtered_lrelu's CUDA tile
+// code emulated on the host against the CPU functor (EmulatedFilteredLreluCases).
 //
 // Build and run: custom_ops/harness/run_harness.sh  (see docs/custom_ops.md)
 #include <cuda_fp16.h>
@@ -32,6 +33,7 @@
 
 #include "custom_ops/cc/kernels/affine_resample.h"
 #include "custom_ops/cc/kernels/bias_act.h"
+#include "custom_ops/cc/kernels/filtered_lrelu.h"
 #include "custom_ops/cc/kernels/upfirdn2d.h"
 
 namespace {
@@ -634,6 +636,260 @@ void SmallAffineCases(cudaStream_t s, std::mt19937* rng) {
   RunAffine(s, rng, 2, 32, 32, 1, 76, 76, 12, {20, 27, 25, 26}, true, 0.8, 1.25, 0, true, false, "demo_bgc");
 }
 
+// ---------------------------------------------------------------------------
+// filtered_lrelu: the forward pass (compute mode, writing the sign record) and
+// its gradient pass (read mode, the transposed configuration reading the CPU
+// forward's record), CUDA launcher vs CPU functor. The records of the CPU and
+// GPU forward passes are compared too: they may differ only where FMA
+// contraction moves a pre-activation across 0 or the clamp, so at most a
+// 1e-3 fraction of the codes (reported as sign_mismatch).
+
+struct FlCase {
+  int64_t n, c, h, w;
+  int fu_taps, fd_taps;   // taps per axis (1: no filter)
+  bool fu_2d, fd_2d;
+  int up, down, px0, px1, py0, py1;
+  float gain, slope, clamp;
+  bool nchw, bias;
+};
+
+std::vector<float> FlFilter(int taps, bool two_d, std::mt19937* rng) {
+  std::normal_distribution<float> d(0.f, 1.f);
+  std::vector<float> f(two_d ? size_t(taps) * taps : size_t(taps));
+  for (auto& v : f) v = d(*rng) / taps;
+  if (taps == 1) f.assign(f.size(), 1.f);
+  return f;
+}
+
+std::vector<float> FlReverse(const std::vector<float>& f) {
+  return std::vector<float>(f.rbegin(), f.rend());  // 1-D and 2-D (both axes)
+}
+
+std::string FlAttrs(const FlCase& k, const sg2::FilteredLreluParams& p) {
+  char buf[512];
+  std::snprintf(buf, sizeof(buf),
+                "\"x\": [%lld,%lld,%lld,%lld], \"format\": \"%s\", \"fu\": \"%d%s\", \"fd\": \"%d%s\", "
+                "\"up\": %d, \"down\": %d, \"pad\": [%d,%d,%d,%d], \"gain\": %s, \"slope\": %s, "
+                "\"clamp\": %s, \"bias\": %s, \"y\": [%lld,%lld]",
+                (long long)k.n, (long long)(k.nchw ? k.c : k.h), (long long)(k.nchw ? k.h : k.w),
+                (long long)(k.nchw ? k.w : k.c), k.nchw ? "NCHW" : "NHWC", k.fu_taps,
+                k.fu_2d ? "x2d" : "sep", k.fd_taps, k.fd_2d ? "x2d" : "sep", k.up, k.down, k.px0, k.px1,
+                k.py0, k.py1, Num(k.gain).c_str(), Num(k.slope).c_str(), Num(k.clamp).c_str(),
+                k.bias ? "true" : "false", (long long)p.out_h, (long long)p.out_w);
+  return buf;
+}
+
+template <typename T>
+void RunFilteredLrelu(cudaStream_t stream, std::mt19937* rng, const FlCase& k, bool timed,
+                      const char* label = "") {
+  using D = typename Types<T>::Dev;
+  sg2::FilteredLreluParams p;
+  p.batch = k.n; p.channels = k.c; p.in_h = k.h; p.in_w = k.w;
+  p.up = k.up; p.down = k.down;
+  p.padx0 = k.px0; p.padx1 = k.px1; p.pady0 = k.py0; p.pady1 = k.py1;
+  p.fuw = p.fuh = k.fu_taps; p.fdw = p.fdh = k.fd_taps;
+  p.fu_2d = k.fu_2d; p.fd_2d = k.fd_2d;
+  p.gain = k.gain; p.slope = k.slope; p.clamp = k.clamp;
+  p.has_bias = k.bias; p.nchw = k.nchw;
+  p.write_signs = sg2::FilteredLreluNeedsSigns(k.slope, k.clamp);
+  if (!sg2::FilteredLreluFinalize(&p)) { std::fprintf(stderr, "bad filtered_lrelu case\n"); std::exit(2); }
+  const sg2::FilteredLreluParams g = sg2::FilteredLreluTransposed(p);
+  const int64_t xsz = k.n * k.c * k.h * k.w, ysz = k.n * k.c * p.out_h * p.out_w;
+  const int64_t ssz = sg2::FilteredLreluPlanes(p) * p.sign_h * p.sign_row_bytes;
+  auto x = RandomVec<T>(xsz, rng, 1.f);
+  auto b = RandomVec<T>(k.c, rng, 0.5f);
+  auto dy = RandomVec<T>(ysz, rng, 1.f);
+  const auto fu = FlFilter(k.fu_taps, k.fu_2d, rng), fd = FlFilter(k.fd_taps, k.fd_2d, rng);
+  const auto fu_r = FlReverse(fu), fd_r = FlReverse(fd);
+  const T* bh = k.bias ? b.data() : nullptr;
+  std::vector<T> ref(ysz), out(ysz), dref(xsz), dout(xsz);
+  std::vector<uint8_t> sref(std::max<int64_t>(ssz, 1)), sout(std::max<int64_t>(ssz, 1));
+  sg2::FilteredLreluCpu<T>(p, x.data(), fu.data(), fd.data(), bh, nullptr, ref.data(),
+                           p.write_signs ? sref.data() : nullptr, ThreadFor);
+  const uint8_t* rec = g.read_signs ? sref.data() : nullptr;
+  sg2::FilteredLreluCpu<T>(g, dy.data(), fd_r.data(), fu_r.data(), static_cast<const T*>(nullptr), rec,
+                           dref.data(), static_cast<uint8_t*>(nullptr), ThreadFor);
+  std::vector<float> ref32, dref32;
+  if constexpr (kIs16Bit<T>) {
+    const auto x32 = ToFloatVec(x), b32 = ToFloatVec(b), dy32 = ToFloatVec(dy);
+    ref32.resize(ysz);
+    dref32.resize(xsz);
+    std::vector<uint8_t> s32(std::max<int64_t>(ssz, 1));
+    sg2::FilteredLreluCpu<float>(p, x32.data(), fu.data(), fd.data(), k.bias ? b32.data() : nullptr, nullptr,
+                                 ref32.data(), p.write_signs ? s32.data() : nullptr, ThreadFor);
+    // Same record as the 16-bit pass, so that both gradients see the same derivative.
+    sg2::FilteredLreluCpu<float>(g, dy32.data(), fd_r.data(), fu_r.data(), static_cast<const float*>(nullptr),
+                                 rec, dref32.data(), static_cast<uint8_t*>(nullptr), ThreadFor);
+  }
+  for (int pass = 0; pass < 2; ++pass) {
+    std::string body = "\"op\": \"filtered_lrelu\", \"label\": \"" + std::string(label) + "\", \"mode\": \"" +
+                       (pass == 0 ? "forward" : "grad") + "\", \"dtype\": \"" + Types<T>::kName + "\", " +
+                       FlAttrs(k, p);
+    const auto& r = pass == 0 ? ref : dref;
+    const auto& r32 = pass == 0 ? ref32 : dref32;
+    if (g_cpu_only) {
+      bool ok = true;
+      body += ", \"device\": \"cpu\"" + F32Fields(r, r32, &ok) + ", \"pass\": " + (ok ? "true" : "false");
+      EmitRecord(body, ok);
+      continue;
+    }
+    T* dx = ToDevice(pass == 0 ? x : dy);
+    T* db = ToDevice(b);
+    float* dfu = ToDevice(pass == 0 ? fu : fd_r);
+    float* dfd = ToDevice(pass == 0 ? fd : fu_r);
+    uint8_t* dsi = ToDevice(sref);
+    uint8_t* dso = ToDevice(sout);
+    auto& o = pass == 0 ? out : dout;
+    T* dout_p = ToDevice(o);
+    const sg2::FilteredLreluParams& q = pass == 0 ? p : g;
+    auto launch = [&] {
+      int err = sg2::LaunchFilteredLreluCuda<D>(
+          stream, q, reinterpret_cast<const D*>(dx), dfu, dfd,
+          pass == 0 && k.bias ? reinterpret_cast<const D*>(db) : nullptr,
+          pass == 1 && g.read_signs ? dsi : nullptr, reinterpret_cast<D*>(dout_p),
+          pass == 0 && p.write_signs ? dso : nullptr);
+      if (err) { std::fprintf(stderr, "launch: %s\n", sg2::CudaErrorString(err)); std::exit(2); }
+    };
+    launch();
+    CUDA_CHECK(cudaStreamSynchronize(stream));
+    CUDA_CHECK(cudaMemcpy(o.data(), dout_p, o.size() * sizeof(T), cudaMemcpyDeviceToHost));
+    Cmp cm = Compare(o, r);
+    bool ok = cm.ok;
+    body += ", \"max_abs_err\": " + Num(cm.max_abs) + ", \"max_rel_err\": " + Num(cm.max_rel) +
+            ", \"ref_scale\": " + Num(cm.scale) + F32Fields(o, r32, &ok);
+    if (pass == 0 && p.write_signs) {
+      CUDA_CHECK(cudaMemcpy(sout.data(), dso, ssz, cudaMemcpyDeviceToHost));
+      int64_t mism = 0;
+      for (int64_t i = 0; i < ssz; ++i)
+        for (int j = 0; j < 4; ++j) mism += ((sout[i] >> (2 * j)) & 3) != ((sref[i] >> (2 * j)) & 3);
+      const double frac = ssz ? double(mism) / (4.0 * ssz) : 0.0;
+      ok = ok && frac <= 1e-3;
+      body += ", \"sign_mismatch\": " + Num(frac);
+    }
+    body += std::string(", \"pass\": ") + (ok ? "true" : "false");
+    if (timed) {
+      const double us = TimeUs(launch, stream);
+      const double bytes = double((pass == 0 ? xsz + ysz : ysz + xsz) * sizeof(T) + ssz);
+      body += ", \"gpu_us\": " + Num(us) + ", \"gbps\": " + Num(bytes / us / 1e3);
+    }
+    EmitRecord(body, ok);
+    cudaFree(dx); cudaFree(db); cudaFree(dfu); cudaFree(dfd); cudaFree(dsi); cudaFree(dso); cudaFree(dout_p);
+  }
+}
+
+template <typename T>
+void SmallFilteredLreluCases(cudaStream_t s, std::mt19937* rng) {
+  const float g = std::sqrt(2.f);
+  for (bool nchw : {false, true}) {
+    // n, c, h, w, fu taps, fd taps, fu 2d, fd 2d, up, down, px0, px1, py0, py1, gain, slope, clamp, nchw, bias
+    RunFilteredLrelu<T>(s, rng, {2, 8, 9, 10, 12, 12, false, false, 2, 2, 11, 10, 11, 10, g, 0.2f, -1.f, nchw, true}, false, "up2_down2_sg3");
+    RunFilteredLrelu<T>(s, rng, {2, 5, 7, 6, 24, 12, false, false, 4, 2, 21, 20, 20, 22, g, 0.2f, 0.7f, nchw, true}, false, "up4_down2_clamp");
+    RunFilteredLrelu<T>(s, rng, {1, 3, 8, 7, 1, 1, false, false, 1, 1, 0, 0, 0, 0, 1.f, 1.f, 0.5f, nchw, true}, false, "1x1_clamp_only");
+    RunFilteredLrelu<T>(s, rng, {2, 4, 8, 9, 12, 1, false, false, 2, 1, 6, 5, 5, 6, g, 0.f, -1.f, nchw, false}, false, "up2_relu");
+    RunFilteredLrelu<T>(s, rng, {2, 4, 9, 8, 1, 12, false, false, 1, 2, 5, 6, 6, 5, g, 0.2f, -1.f, nchw, true}, false, "down2");
+    RunFilteredLrelu<T>(s, rng, {1, 6, 7, 9, 5, 4, true, true, 2, 2, -1, 3, 2, -2, 1.3f, 0.3f, 1.5f, nchw, true}, false, "2d_filters_crop");
+    RunFilteredLrelu<T>(s, rng, {1, 3, 6, 5, 7, 3, false, true, 3, 2, 4, 1, 3, 3, g, 0.2f, -1.f, nchw, true}, false, "up3_mixed");
+    RunFilteredLrelu<T>(s, rng, {1, 2, 9, 8, 1, 1, false, false, 1, 2, -1, 0, 1, 2, g, 1.f, -1.f, nchw, true}, false, "down2_no_filter_linear");
+    RunFilteredLrelu<T>(s, rng, {2, 33, 6, 7, 6, 6, false, false, 2, 2, 5, 5, 5, 5, g, 0.2f, 1.f, nchw, true}, false, "c33");
+  }
+}
+
+// The CUDA kernel's tile code emulated on the host (EmulateFilteredLreluCudaOnHost:
+// one block after another, one thread each) against the CPU functor, on `count`
+// random configurations (sizes, up/down 1-4, 1-D/2-D filters of 1-13 taps, crops,
+// clamp, slope, layouts, bias, forced smaller tiles): forward output and sign
+// record, then the gradient pass reading the CPU record. Both compute each sum
+// in the same order in the accumulation type, so outputs agree to the
+// same-type tolerance and records bit for bit. No GPU needed: this is how the
+// kernel's index math, tiling and record ownership are checked on machines
+// without one. One summary record per dtype.
+template <typename T>
+void EmulatedFilteredLreluCases(std::mt19937* rng, int count) {
+  using D = typename Types<T>::Dev;
+  std::uniform_int_distribution<int> ri(0, 1 << 30);
+  auto R = [&](int lo, int hi) { return lo + ri(*rng) % (hi - lo + 1); };
+  int fails = 0;
+  double worst = 0;
+  int64_t rec_mismatch = 0;
+  std::string first_fail;
+  for (int idx = 0; idx < count; ++idx) {
+    sg2::FilteredLreluParams p;
+    do {
+      p = sg2::FilteredLreluParams();
+      p.batch = R(1, 2); p.channels = R(1, 9); p.in_h = R(1, 12); p.in_w = R(1, 40);
+      p.up = R(1, 4); p.down = R(1, 4); p.nchw = R(0, 1);
+      p.fu_2d = R(0, 1); p.fd_2d = R(0, 1);
+      p.fuw = R(1, 13); p.fuh = p.fu_2d ? R(1, 9) : p.fuw;
+      p.fdw = R(1, 13); p.fdh = p.fd_2d ? R(1, 9) : p.fdw;
+      p.padx0 = R(-6, 12); p.padx1 = R(-6, 12); p.pady0 = R(-6, 12); p.pady1 = R(-6, 12);
+      p.gain = 1.4f; p.slope = R(0, 3) == 0 ? 1.f : 0.2f; p.clamp = R(0, 1) ? 0.5f : -1.f;
+      p.has_bias = R(0, 1);
+      p.write_signs = sg2::FilteredLreluNeedsSigns(p.slope, p.clamp);
+    } while (!sg2::FilteredLreluFinalize(&p));
+    const int first_tile = R(0, 8);
+    const sg2::FilteredLreluParams g = sg2::FilteredLreluTransposed(p);
+    const int64_t xsz = p.batch * p.channels * p.in_h * p.in_w;
+    const int64_t ysz = p.batch * p.channels * p.out_h * p.out_w;
+    const int64_t ssz = sg2::FilteredLreluPlanes(p) * p.sign_h * p.sign_row_bytes;
+    auto x = RandomVec<T>(xsz, rng, 1.f), b = RandomVec<T>(p.channels, rng, 0.5f), dy = RandomVec<T>(ysz, rng, 1.f);
+    const auto fu = FlFilter(p.fuw, false, rng);
+    std::vector<float> fu_full = p.fu_2d ? FlFilter(p.fuw * p.fuh, false, rng) : fu;
+    fu_full.resize(p.fu_2d ? size_t(p.fuw) * p.fuh : size_t(p.fuw));
+    std::vector<float> fd_full = FlFilter(p.fd_2d ? p.fdw * p.fdh : p.fdw, false, rng);
+    const auto fu_r = FlReverse(fu_full), fd_r = FlReverse(fd_full);
+    const T* bh = p.has_bias ? b.data() : nullptr;
+    std::vector<T> yc(ysz), ye(ysz), dxc(xsz), dxe(xsz);
+    // Different fill bytes: a record byte that neither side writes shows up.
+    std::vector<uint8_t> sc(ssz + 1, 0xAB), se(ssz + 1, 0xCD);
+    sg2::FilteredLreluCpu<T>(p, x.data(), fu_full.data(), fd_full.data(), bh, nullptr, yc.data(),
+                             p.write_signs ? sc.data() : nullptr, ThreadFor);
+    int err = sg2::EmulateFilteredLreluCudaOnHost<D>(
+        p, first_tile, reinterpret_cast<const D*>(x.data()), fu_full.data(), fd_full.data(),
+        reinterpret_cast<const D*>(bh), nullptr, reinterpret_cast<D*>(ye.data()),
+        p.write_signs ? se.data() : nullptr);
+    const uint8_t* rec = g.read_signs ? sc.data() : nullptr;
+    sg2::FilteredLreluCpu<T>(g, dy.data(), fd_r.data(), fu_r.data(), static_cast<const T*>(nullptr), rec,
+                             dxc.data(), static_cast<uint8_t*>(nullptr), ThreadFor);
+    err = err ? err : sg2::EmulateFilteredLreluCudaOnHost<D>(
+        g, first_tile, reinterpret_cast<const D*>(dy.data()), fd_r.data(), fu_r.data(), nullptr, rec,
+        reinterpret_cast<D*>(dxe.data()), nullptr);
+    const Cmp cy = Compare(ye, yc), cx = Compare(dxe, dxc);
+    int64_t mism = 0;
+    for (int64_t i = 0; i < ssz; ++i) mism += sc[i] != se[i];
+    const bool ok = err == 0 && cy.ok && cx.ok && mism == 0 && g.out_h == p.in_h && g.out_w == p.in_w;
+    worst = std::max({worst, cy.max_rel, cx.max_rel});
+    rec_mismatch += mism;
+    if (!ok) {
+      ++fails;
+      if (first_fail.empty()) {
+        char buf[400];
+        std::snprintf(buf, sizeof(buf),
+                      "case %d: N%lld C%lld %lldx%lld up %d down %d fu %dx%d%s fd %dx%d%s pad %d %d %d %d "
+                      "slope %g clamp %g %s bias %d tile %d err %d", idx, (long long)p.batch,
+                      (long long)p.channels, (long long)p.in_h, (long long)p.in_w, p.up, p.down, p.fuh, p.fuw,
+                      p.fu_2d ? " 2d" : "", p.fdh, p.fdw, p.fd_2d ? " 2d" : "", p.padx0, p.padx1, p.pady0,
+                      p.pady1, p.slope, p.clamp, p.nchw ? "NCHW" : "NHWC", p.has_bias, first_tile, err);
+        first_fail = buf;
+      }
+    }
+  }
+  const bool ok = fails == 0;
+  EmitRecord("\"op\": \"filtered_lrelu_cuda_emulated\", \"dtype\": \"" + std::string(Types<T>::kName) +
+             "\", \"device\": \"cpu\", \"cases\": " + std::to_string(count) + ", \"failed\": " +
+             std::to_string(fails) + ", \"max_rel_err\": " + Num(worst) + ", \"record_mismatch_bytes\": " +
+             std::to_string(rec_mismatch) + ", \"first_failure\": \"" + first_fail + "\", \"pass\": " +
+             (ok ? "true" : "false"), ok);
+}
+
+// StyleGAN3-sized layers (timed): 12-tap separable Kaiser-like filters, 2x up
+// and down at a layer's 10-pixel margin (padding from stylegan3.md 2.2).
+template <typename T>
+void TimedFilteredLreluCases(cudaStream_t s, std::mt19937* rng) {
+  const float g = std::sqrt(2.f);
+  RunFilteredLrelu<T>(s, rng, {4, 256, 148, 148, 12, 12, false, false, 2, 2, 11, 10, 11, 10, g, 0.2f, 256.f, false, true}, true, "sg3_148_c256");
+  RunFilteredLrelu<T>(s, rng, {4, 32, 1044, 1044, 12, 12, false, false, 2, 2, 11, 10, 11, 10, g, 0.2f, 256.f, false, true}, true, "sg3_1044_c32");
+}
+
 int Finish() {
   std::printf("\n  ],\n  \"all_pass\": %s\n}\n", g_all_ok ? "true" : "false");
   return g_all_ok ? 0 : 1;
@@ -660,6 +916,12 @@ int main(int argc, char** argv) {
     SmallUpFirDnCases<__half>(none, &rng);
     SmallUpFirDnCases<sg2::BFloat16>(none, &rng);
     SmallAffineCases(none, &rng);
+    SmallFilteredLreluCases<__half>(none, &rng);
+    SmallFilteredLreluCases<sg2::BFloat16>(none, &rng);
+    EmulatedFilteredLreluCases<float>(&rng, 400);
+    EmulatedFilteredLreluCases<double>(&rng, 100);
+    EmulatedFilteredLreluCases<__half>(&rng, 100);
+    EmulatedFilteredLreluCases<sg2::BFloat16>(&rng, 100);
     return Finish();
   }
   cudaDeviceProp prop;
@@ -678,6 +940,10 @@ int main(int argc, char** argv) {
   SmallUpFirDnCases<__half>(s, &rng);
   SmallUpFirDnCases<sg2::BFloat16>(s, &rng);
   SmallAffineCases(s, &rng);
+  SmallFilteredLreluCases<float>(s, &rng);
+  SmallFilteredLreluCases<double>(s, &rng);
+  SmallFilteredLreluCases<__half>(s, &rng);
+  SmallFilteredLreluCases<sg2::BFloat16>(s, &rng);
 
   // StyleGAN-sized cases (timed); SG2_HARNESS_QUICK=1 skips them (e.g. under
   // compute-sanitizer).
@@ -709,6 +975,9 @@ int main(int argc, char** argv) {
   // sym6 taps, the largest margins, rotations of any angle, scales 2^+-0.3.
   RunAffine(s, &rng, 32, 256, 256, 3, 524, 524, 12, {255, 255, 255, 255}, true, 0.8, 1.25,
             0, false, true, "ada_256_rgb");
+  TimedFilteredLreluCases<float>(s, &rng);
+  TimedFilteredLreluCases<__half>(s, &rng);
+  TimedFilteredLreluCases<sg2::BFloat16>(s, &rng);
   CUDA_CHECK(cudaStreamDestroy(s));
   return Finish();
 }

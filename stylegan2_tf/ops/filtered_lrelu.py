@@ -13,7 +13,9 @@ Output size per axis: (in * up + p0 + p1 - (fu_taps - 1) - (fd_taps - 1) + (down
 tests); True by correlation. Gradients flow to x and b.
 
 ``impl='ref'`` composes bias_act and upfirdn2d (and so keeps the whole upsampled tensor);
-``impl='custom'`` runs the compiled ``Sg2FilteredLrelu`` op when the library has it.
+``impl='custom'`` runs the compiled ``Sg2FilteredLrelu`` op when the library has it: one pass over tiles, keeping only
+a 2-bit sign record of the upsampled pre-activation for the gradient, which is the same op run transposed (so every
+derivative order works; see docs/custom_ops.md).
 """
 from __future__ import annotations
 
