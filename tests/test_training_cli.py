@@ -256,6 +256,60 @@ def test_growing_config_trains_end_to_end(tmp_path, config):
     assert img.shape == (2, 16, 16, 3) and np.all(np.isfinite(img))
 
 
+def test_stylegan3_flagfiles_carry_upstream_defaults():
+    # NVlabs/stylegan3 train.py / docs/configs.md: G lr 0.0025 (D 0.002), mapping 2 layers, no style mixing, no
+    # path-length regularization and no G regularization interval (no lazy Adam correction for G), EMA ramp-up 0.05,
+    # --aug ada, R: blur of D's inputs from sigma 10 over 200 kimg (at batch 32).
+    common = dict(mapping_layers=2, g_lr=0.0025, d_lr=0.002, style_mixing=0.0, pl_weight=0.0, g_reg_interval=1,
+                  d_reg_interval=16, ema_rampup=0.05, ema_kimg=10.0, aug='ada', batch=32, mbstd_group=4,
+                  fmap_base=16384, fmap_max=512, beta1=0.0, beta2=0.99)
+    t, r = _flagfile_config('stylegan3-t.flags'), _flagfile_config('stylegan3-r.flags')
+    assert {k: t[k] for k in common} == common and t['g_arch'] == 'stylegan3-t' and t['blur_sigma'] == 0
+    assert {k: r[k] for k in common} == common and r['g_arch'] == 'stylegan3-r'
+    assert (r['blur_sigma'], r['blur_fade_kimg']) == (10.0, 200.0)
+    demo = _flagfile_config('demo-sg3t.flags')
+    assert (demo['g_arch'], demo['batch'], demo['aug'], demo['pl_weight']) == ('stylegan3-t', 16, 'noaug', 0.0)
+
+
+def test_stylegan3_trains_end_to_end(tmp_path):
+    # Config R's flags with tiny networks: ADA, the blur of D's inputs, an equivariance metric at each snapshot; the
+    # snapshot then generates translated and rotated images and exports for TF Serving without the package's ops.
+    data, out = str(tmp_path / 'imgs'), str(tmp_path / 'run')
+    _folder(data, res=16)
+    p = _train(['--flagfile', os.path.join(ROOT, 'configs', 'stylegan3-r.flags'), '--data', data, '--outdir', out,
+                '--total_kimg=0.008', '--kimg_per_tick=0.004', '--snap=2', '--metrics=eqt5k_int',
+                '--metrics_num_gen=4'] + TINY)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-5000:]
+    recs = [json.loads(line) for line in open(os.path.join(out, 'stats.jsonl'))]
+    assert [r['Progress/blur_sigma'] for r in recs] == [10.0, 10.0 * (1 - 0.004 / 200)]
+    assert all('Progress/augment' in r for r in recs)
+    eq = json.loads(open(os.path.join(out, 'metric-eqt5k_int.jsonl')).readline())
+    assert eq['results']['eqt5k_int'] > 20
+    from stylegan2_tf.serialization import load_network
+    snap = os.path.join(out, 'network-snapshot-000000.npz')
+    G = load_network(snap).G_ema
+    assert type(G).__name__ == 'StyleGAN3Generator' and G.get_config()['use_radial_filters']
+    gen = [sys.executable, os.path.join(ROOT, 'tools', 'generate.py'), '--network', snap, '--seeds', '0',
+           '--impl=ref']
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+    q = subprocess.run(gen + ['--outdir', str(tmp_path / 'g0')], env=env, capture_output=True, text=True)
+    q1 = subprocess.run(gen + ['--outdir', str(tmp_path / 'g1'), '--translate', '0.25,0', '--rotate', '0'], env=env,
+                        capture_output=True, text=True)
+    assert q.returncode == 0 and q1.returncode == 0, q.stderr[-2000:] + q1.stderr[-2000:]
+    a = np.asarray(PIL.Image.open(tmp_path / 'g0' / 'seed0000.png'), np.float32)
+    b = np.asarray(PIL.Image.open(tmp_path / 'g1' / 'seed0000.png'), np.float32)
+    assert np.abs(a - b).mean() > 1   # the transform reached the network (its equivariance: the metric above)
+    from stylegan2_tf.export.savedmodel import export_savedmodel
+    path = export_savedmodel(G, str(tmp_path / 'models'), 'sg3', version=1)
+    import tensorflow as tf
+    served = tf.saved_model.load(path).signatures['serving_default']
+    z = np.random.RandomState(0).randn(2, G.z_dim).astype(np.float32)
+    img = served(z=tf.constant(z), truncation_psi=tf.constant(1.0))
+    want = np.clip(G(z, noise_mode='const').numpy() * 127.5 + 128, 0, 255).astype(np.uint8)
+    got = list(img.values())[0].numpy()
+    assert got.shape == want.shape and np.abs(got.astype(int) - want.astype(int)).max() <= 1
+
+
 def test_demo_flagfile_parses():
     demo = _flagfile_config('demo.flags')
     assert (demo['batch'], demo['g_lr'], demo['gamma'], demo['fmap_max'], demo['grid']) == (16, 0.004, 0.1, 32,
@@ -264,7 +318,8 @@ def test_demo_flagfile_parses():
 
 def test_flagfiles_only_override_the_defaults():
     # Every flag default is config F, so a preset names only its differences: no line may restate a default.
-    for name in ('f.flags', 'e.flags', 'demo.flags', *PAPER_AD):
+    for name in ('f.flags', 'e.flags', 'demo.flags', 'stylegan3-t.flags', 'stylegan3-r.flags', 'demo-sg3t.flags',
+                 *PAPER_AD):
         values, defaults = _flagfile(name)
         with open(os.path.join(ROOT, 'configs', name)) as f:
             lines = [line.strip() for line in f if line.strip() and not line.lstrip().startswith('#')]
