@@ -22,25 +22,24 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
-from train_step import CONFIGS, PRECISIONS, network_kwargs  # noqa: E402
+from train_step import CONFIGS, PRECISIONS, network_factories, random_dataset  # noqa: E402
 
 
 def bench(name, impl, precisions, steps, batch, num_fp16_res):
     """One result per precision; several precisions (--interleave) share the process and alternate their calls."""
     import numpy as np
     import tensorflow as tf
-    from stylegan2_tf.networks import Generator
     from stylegan2_tf.training.run_log import peak_memory
     runs = []
     for precision in precisions:
-        g_kw, _ = network_kwargs(name, precision, num_fp16_res, impl)
-        G = Generator(**g_kw, name='G')
+        make_G, _ = network_factories(name, precision, num_fp16_res, impl, random_dataset(name, 1), batch)
+        G = make_G()
         z = tf.constant(np.random.RandomState(0).randn(batch, G.z_dim).astype(np.float32))
         generate = tf.function(lambda z, G=G: G(z, noise_mode='const'))
         t0 = time.perf_counter()
         generate(z).numpy()
-        out = {'config': name, 'impl': impl, 'precision': precision, 'num_fp16_res': g_kw['num_fp16_res'],
-               'resolution': g_kw['img_resolution'], 'batch': batch, 'trace_sec': time.perf_counter() - t0}
+        out = {'config': name, 'impl': impl, 'precision': precision, 'num_fp16_res': G.num_fp16_res,
+               'resolution': G.img_resolution, 'batch': batch, 'trace_sec': time.perf_counter() - t0}
         runs.append((generate, z, out, []))
     for _ in range(steps):
         for generate, z, _, times in runs:

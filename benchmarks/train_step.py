@@ -49,21 +49,36 @@ CONFIGS = {
                 fmap_max=512),
     'f256': dict(resolution=256, channels=3, batch=4, z_dim=512, w_dim=512, mapping_layers=8, fmap_base=16384,
                  fmap_max=512),
+    # configs/demo-sg3t.flags: StyleGAN3-T on the demo's data and batch (no style mixing or path length).
+    'demo-sg3t': dict(resolution=32, channels=1, batch=16, z_dim=64, w_dim=64, mapping_layers=2, fmap_base=512,
+                      fmap_max=32, g_arch='stylegan3-t', train=dict(style_mixing=0.0, pl_weight=0.0,
+                                                                     g_reg_interval=1)),
 }
 
 
 PRECISIONS = ('fp32', 'bf16', 'fp16')
 
 
-def network_kwargs(name: str, precision: str, num_fp16_res: int, impl: str):
-    """(Generator kwargs, Discriminator kwargs) of a config, as --precision would build them in training."""
-    from stylegan2_tf.training.config import resolve_precision
+def network_factories(name: str, precision: str, num_fp16_res: int, impl: str, dataset, batch: int):
+    """(make_G, make_D) of a config, built by the trainer's own factories as the flags would build them."""
+    import dataclasses
+    from stylegan2_tf.training.config import NetworkConfig
+    from stylegan2_tf.training.run import network_factories as factories
     c = CONFIGS[name]
-    prec = resolve_precision(precision, num_fp16_res, None)
-    common = dict(img_resolution=c['resolution'], img_channels=c['channels'], fmap_base=c['fmap_base'],
-                  fmap_max=c['fmap_max'], impl=impl, **prec)
-    g = dict(common, z_dim=c['z_dim'], w_dim=c['w_dim'], mapping_layers=c['mapping_layers'], architecture='skip')
-    return g, dict(common, architecture='resnet')
+    net = dataclasses.asdict(NetworkConfig(
+        z_dim=c['z_dim'], w_dim=c['w_dim'], mapping_layers=c['mapping_layers'], fmap_base=c['fmap_base'],
+        fmap_max=c['fmap_max'], g_arch=c.get('g_arch', 'skip'), impl=impl, precision=precision,
+        num_fp16_res=num_fp16_res))
+    return factories(dataset, net, batch)
+
+
+def random_dataset(name: str, n: int):
+    import numpy as np
+    from stylegan2_tf.data import ArrayImageDataset
+    c = CONFIGS[name]
+    images = np.random.RandomState(0).randint(0, 256, (n, c['resolution'], c['resolution'], c['channels']),
+                                              dtype=np.uint8)
+    return ArrayImageDataset(images, name='random')
 
 
 def bench(name, impl, steps, batch_override=None, variants=(('fp32', 'noaug'),), num_fp16_res=4, aug_p=0.5,
@@ -73,27 +88,24 @@ def bench(name, impl, steps, batch_override=None, variants=(('fp32', 'noaug'),),
     cores) slows all of them alike; the peak memory is then that of the process holding all of them."""
     import numpy as np
     import tensorflow as tf
-    from stylegan2_tf.data import ArrayImageDataset
-    from stylegan2_tf.networks import Discriminator, Generator
     from stylegan2_tf.training.config import TrainConfig
     from stylegan2_tf.training.trainer import Trainer
     from stylegan2_tf.training.run_log import peak_memory
     c = CONFIGS[name]
     r, ch, batch = c['resolution'], c['channels'], batch_override or c['batch']
-    rng = np.random.RandomState(0)
-    ds = ArrayImageDataset(rng.randint(0, 256, (batch * 4, r, r, ch), dtype=np.uint8), name='random')
+    ds = random_dataset(name, batch * 4)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for precision, aug in variants:
             aug_kw = dict(aug='ada', p=aug_p, augpipe=augpipe) if aug == 'ada' else {}
-            cfg = TrainConfig(batch=batch, total_kimg=1e9, gamma=10.0, pl_weight=2.0, **aug_kw)
-            g_kw, d_kw = network_kwargs(name, precision, num_fp16_res, impl)
-            trainer = Trainer(tf.distribute.get_strategy(), lambda: Generator(**g_kw, name='G'),
-                              lambda: Discriminator(**d_kw, name='D'), ds, os.path.join(tmp, f'{precision}-{aug}'),
+            train_kw = dict(dict(gamma=10.0, pl_weight=2.0), **c.get('train', {}))
+            cfg = TrainConfig(batch=batch, total_kimg=1e9, **train_kw, **aug_kw)
+            make_G, make_D = network_factories(name, precision, num_fp16_res, impl, ds, batch)
+            trainer = Trainer(tf.distribute.get_strategy(), make_G, make_D, ds, os.path.join(tmp, f'{precision}-{aug}'),
                               cfg)
             it = trainer.make_iterator()
             out = {'config': name, 'impl': impl, 'precision': precision, 'aug': aug,
-                   'num_fp16_res': g_kw['num_fp16_res'], 'resolution': r, 'channels': ch, 'batch': batch}
+                   'num_fp16_res': trainer.G.num_fp16_res, 'resolution': r, 'channels': ch, 'batch': batch}
             if aug == 'ada':
                 out.update(augpipe=augpipe, aug_p=aug_p)
             runs.append((trainer, next(it), out))
