@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Convert an official NVIDIA pickle into a project snapshot: StyleGAN2 / StyleGAN2-ADA / StyleGAN (v1) TensorFlow
-pickles and stylegan2-ada-pytorch training pickles.
+pickles, stylegan2-ada-pytorch and StyleGAN3 training pickles.
 
 Example:
     python tools/import_official.py --pkl stylegan2-ffhq-config-f.pkl --out imported/
 
 Writes OUT/<pkl name>.npz (or OUT itself when it ends in .npz) holding G, D and G_ema (= Gs for TF1 pickles), which
-`stylegan2_tf.load_network`, the generation tools and training's --resume accept. A stylegan2-ada-pytorch pickle's
-training_set_kwargs and augment_pipe (its probability p and kwargs) go into the snapshot's metadata. The pickle is
+`stylegan2_tf.load_network`, the generation tools and training's --resume accept. A stylegan2-ada-pytorch (or StyleGAN3)
+pickle's training_set_kwargs and augment_pipe (its probability p and kwargs) go into the snapshot's metadata. The pickle is
 read with a restricted unpickler: no code from it is executed, and anything but network states, tensors and arrays
 is refused.
 """
@@ -22,7 +22,7 @@ import sys
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--pkl", required=True, help="official network pickle (TF1: tuple G, D, Gs or a lone Gs; "
-                                               "stylegan2-ada-pytorch: dict with G, D, G_ema)")
+                                               "stylegan2-ada-pytorch / StyleGAN3: dict with G, D, G_ema)")
     p.add_argument("--out", required=True, help="output directory (or a .npz file path)")
     return p
 
