@@ -6,10 +6,10 @@ Example:
     python tools/import_official.py --pkl stylegan2-ffhq-config-f.pkl --out imported/
 
 Writes OUT/<pkl name>.npz (or OUT itself when it ends in .npz) holding G, D and G_ema (= Gs for TF1 pickles), which
-`stylegan2_tf.load_network`, the generation tools and training's --resume accept. A stylegan2-ada-pytorch (or StyleGAN3)
-pickle's training_set_kwargs and augment_pipe (its probability p and kwargs) go into the snapshot's metadata. The pickle is
-read with a restricted unpickler: no code from it is executed, and anything but network states, tensors and arrays
-is refused.
+`stylegan2_tf.load_network`, the generation tools and training's --resume accept. A stylegan2-ada-pytorch (or
+StyleGAN3) pickle's training_set_kwargs and augment_pipe (its probability p and kwargs) go into the snapshot's
+metadata. The pickle is read with a restricted unpickler: no code from it is executed, and anything but network
+states, tensors and arrays is refused.
 """
 from __future__ import annotations
 
