@@ -21,7 +21,8 @@ from stylegan2_tf.ops.conv2d_resample import (conv2d_resample, conv_downsample2d
 from stylegan2_tf.ops.upfirdn2d import downsample2d, filter2d, setup_filter, upfirdn2d, upsample2d
 
 __all__ = [
-    "ACTIVATIONS", "affine_resample", "bias_act", "conv2d_resample", "conv_downsample2d", "cpu_loops", "custom_ops_available",
+    "ACTIVATIONS", "affine_resample", "bias_act", "conv2d_resample", "conv_downsample2d", "cpu_loops",
+    "custom_ops_available",
     "downsample2d", "filter2d", "filtered_lrelu", "grouped_upsample_conv2d",
     "library_path", "load_error", "resolve_impl", "setup_filter", "upfirdn2d", "upsample2d", "upsample_conv2d",
 ]

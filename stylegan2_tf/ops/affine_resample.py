@@ -1,4 +1,4 @@
-"""affine_resample: bilinear samples, at affine positions, of an image reflect-padded and upsampled 2x with a FIR filter.
+"""affine_resample: bilinear samples, at affine positions, of an image reflect-padded and 2x upsampled with a FIR.
 
 This is the geometric core of the ADA augmentation pipeline (training/augment.py; stylegan2-ada-pytorch pads the
 image by reflection, upsamples it 2x with the sym6 wavelet filter and grid-samples it). Definitions (x = width):
