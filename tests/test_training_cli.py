@@ -289,16 +289,22 @@ def test_stylegan3_trains_end_to_end(tmp_path):
     snap = os.path.join(out, 'network-snapshot-000000.npz')
     G = load_network(snap).G_ema
     assert type(G).__name__ == 'StyleGAN3Generator' and G.get_config()['use_radial_filters']
-    gen = [sys.executable, os.path.join(ROOT, 'tools', 'generate.py'), '--network', snap, '--seeds', '0',
-           '--impl=ref']
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
-    q = subprocess.run(gen + ['--outdir', str(tmp_path / 'g0')], env=env, capture_output=True, text=True)
-    q1 = subprocess.run(gen + ['--outdir', str(tmp_path / 'g1'), '--translate', '0.25,0', '--rotate', '0'], env=env,
-                        capture_output=True, text=True)
-    assert q.returncode == 0 and q1.returncode == 0, q.stderr[-2000:] + q1.stderr[-2000:]
-    a = np.asarray(PIL.Image.open(tmp_path / 'g0' / 'seed0000.png'), np.float32)
-    b = np.asarray(PIL.Image.open(tmp_path / 'g1' / 'seed0000.png'), np.float32)
-    assert np.abs(a - b).mean() > 1   # the transform reached the network (its equivariance: the metric above)
+    # generate.py --translate/--rotate: the input transform is the inverse of gen_images.py's make_transform.
+    q = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'generate.py'), '--network', snap, '--seeds', '0',
+                        '--impl=ref', '--outdir', str(tmp_path / 'g'), '--translate', '0.25,0', '--rotate', '30'],
+                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'), capture_output=True, text=True)
+    assert q.returncode == 0, q.stderr[-2000:]
+    from stylegan2_tf.cli_utils import make_transform, set_output_transform
+    G_ref = load_network(snap, impl='ref').G_ema
+    set_output_transform(G_ref, (0.25, 0.0), 30.0)
+    np.testing.assert_allclose(G_ref.synthesis.input.transform.numpy() @ make_transform((0.25, 0), 30), np.eye(3),
+                               atol=1e-6)
+    z = np.random.RandomState(0).randn(1, G.z_dim)
+    want = np.clip(G_ref(z, noise_mode='const').numpy()[0] * 127.5 + 128, 0, 255).astype(np.uint8)
+    got = np.asarray(PIL.Image.open(tmp_path / 'g' / 'seed0000.png')).reshape(want.shape)
+    assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
+    assert np.abs(want.astype(int) - np.clip(G(z, noise_mode='const').numpy()[0] * 127.5 + 128, 0, 255).astype(
+        np.uint8).astype(int)).mean() > 1   # the transform changed the image
     from stylegan2_tf.export.savedmodel import export_savedmodel
     path = export_savedmodel(G, str(tmp_path / 'models'), 'sg3', version=1)
     import tensorflow as tf
