@@ -6,6 +6,7 @@
     python3 benchmarks/small_data.py transfer --class-index 7 --images 500 --kimg 100 --source-kimg 200 \\
         --outdir runs/transfer                      # fine-tuning from the full-data demo onto 500 images of one class
     python3 benchmarks/small_data.py report --outdir runs/small      # JSON of the runs already there
+    python3 benchmarks/small_data.py floor --subsets 1000,200,50     # FD of the subsets themselves (see below)
 
 Every run is ``tools/train.py --flagfile=configs/demo.flags`` in a subprocess with the offline metric
 ``fd_fmnist10k`` computed during training every ``--eval-kimg`` (a snapshot each time), so each run directory holds
@@ -20,6 +21,10 @@ resumed (``--resume auto``), finished ones are only read. ``--parallel N`` runs 
 against the 6,000 training images of that class), trains a source demo run on the full dataset for
 ``--source-kimg``, then trains on a ``--images`` subset of the class for ``--kimg``: from scratch with ADA, fine-tuned
 from the source's snapshot with ADA, and fine-tuned with ADA and ``--freezed``.
+
+``floor``: the FD of each subset's own images against the 60,000 training images (the same features and
+statistics as ``fd_fmnist10k``): what a generator that reproduced its training subset exactly would score, the
+lowest FD a run on that subset can reach without producing garments it never saw.
 
 Output: JSON on stdout, one entry per run: its flags, FD curve [[kimg, fd], ...], p curve (augmentation strength at
 each tick), the curves of D's loss and of r_t = E[sign(D(real))] (tick means), and the median img/s.
@@ -88,6 +93,22 @@ def summarize(outdir: str, args=None) -> dict:
                 rt=curve('Loss/signs/real'), img_per_sec=rates[len(rates) // 2] if rates else None)
 
 
+def subset_floor(size: int, seed: int) -> float:
+    """FD between the features of the --subset=size (seed) images of Fashion-MNIST and the full training set."""
+    import numpy as np
+    sys.path.insert(0, ROOT)
+    from stylegan2_tf.data import open_dataset
+    from stylegan2_tf.metrics import math as mm
+    from stylegan2_tf.metrics.fmnist_classifier import FMNISTFeatures
+    features = FMNISTFeatures()
+
+    def stats(dataset):
+        f = np.concatenate([features(images) for images, _ in dataset.iterate(1000)])
+        return np.mean(f, axis=0), np.cov(f, rowvar=False)
+    full = stats(open_dataset(FMNIST))
+    return mm.frechet_distance(*stats(open_dataset(FMNIST, subset=size, subset_seed=seed)), *full)
+
+
 def run_all(jobs, parallel: int) -> list:
     with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
         futures = [pool.submit(train, *job) for job in jobs]
@@ -117,8 +138,8 @@ def write_class_idx(dest: str, class_index: int) -> None:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('what', choices=('subsets', 'transfer', 'report'))
-    p.add_argument('--outdir', required=True)
+    p.add_argument('what', choices=('subsets', 'transfer', 'report', 'floor'))
+    p.add_argument('--outdir', help='the runs (subsets, transfer, report)')
     p.add_argument('--subsets', default='1000,200')
     p.add_argument('--modes', default='noaug,ada,fixed0.2')
     p.add_argument('--seeds', default='0')
@@ -133,6 +154,13 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     threads = args.threads or max(1, (os.cpu_count() or 2) // args.parallel)
     seeds = [int(s) for s in args.seeds.split(',')]
+    if args.what != 'floor' and not args.outdir:
+        raise SystemExit(f'error: {args.what} needs --outdir')
+    if args.what == 'floor':
+        floors = [dict(subset=int(n), seed=seed, fd=subset_floor(int(n), seed))
+                  for n in args.subsets.split(',') for seed in seeds]
+        print(json.dumps({'what': 'floor', 'floors': floors}, indent=1))
+        return 0
     if args.what == 'report':
         runs = [summarize(os.path.join(args.outdir, d)) for d in sorted(os.listdir(args.outdir))
                 if os.path.isfile(os.path.join(args.outdir, d, 'stats.jsonl'))]

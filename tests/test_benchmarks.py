@@ -130,3 +130,28 @@ def test_ops_benchmark_reports_each_dtype(needs_custom_ops):
     p = subprocess.run([sys.executable, bench, '--dtype', 'float8'], env=env, capture_output=True, text=True,
                        timeout=300)
     assert p.returncode != 0 and "unknown element type(s) ['float8']" in p.stderr
+
+
+def test_small_data_report_reads_run_directories(tmp_path):
+    # benchmarks/small_data.py report: the FD curve from metric-fd_fmnist10k.jsonl, p / r_t / D-loss curves and the
+    # median img/s (first tick excluded) from stats.jsonl, for every run directory; a directory without stats is not
+    # a run. (Its training subcommands are tools/train.py runs, tested in test_training_cli.py.)
+    run = tmp_path / 'subset50-ada-seed0'
+    run.mkdir()
+    (tmp_path / 'not-a-run').mkdir()
+    with open(run / 'metric-fd_fmnist10k.jsonl', 'w') as f:
+        for kimg, fd in ((40, 30.5), (20, 60.25)):
+            f.write(json.dumps({'kimg': kimg, 'results': {'fd_fmnist10k': fd}}) + '\n')
+    with open(run / 'stats.jsonl', 'w') as f:
+        for kimg, rate, p in ((1, 5.0, 0.0), (2, 100.0, 0.001), (3, 120.0, 0.002), (4, 90.0, 0.004)):
+            f.write(json.dumps({'kimg': kimg, 'Timing/img_per_sec': rate, 'Progress/augment': p,
+                                'Loss/signs/real': 0.5, 'Loss/D/loss': 1.0}) + '\n')
+    script = os.path.join(ROOT, 'benchmarks', 'small_data.py')
+    p = subprocess.run([sys.executable, script, 'report', '--outdir', str(tmp_path)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    (out,) = json.loads(p.stdout)['runs']
+    assert out['fd'] == [[20, 60.25], [40, 30.5]]
+    assert out['p'] == [[1, 0.0], [2, 0.001], [3, 0.002], [4, 0.004]] and out['rt'][0] == [1, 0.5]
+    assert out['img_per_sec'] == 100.0
+    p = subprocess.run([sys.executable, script, 'subsets'], capture_output=True, text=True)
+    assert p.returncode != 0 and 'needs --outdir' in p.stderr
