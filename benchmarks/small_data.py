@@ -109,6 +109,24 @@ def subset_floor(size: int, seed: int) -> float:
     return mm.frechet_distance(*stats(open_dataset(FMNIST, subset=size, subset_seed=seed)), *full)
 
 
+def markdown_table(runs: list) -> str:
+    """FD of every run against kimg (rows), with p in parentheses for runs that augment, then each run's best."""
+    names = [os.path.basename(r['outdir'].rstrip('/')) for r in runs]
+    kimgs = sorted({k for r in runs for k, _ in r['fd']})
+
+    def cell(r, k):
+        fd = dict((kk, v) for kk, v in r['fd']).get(k)
+        if fd is None:
+            return ''
+        p = [v for kk, v in r['p'] if abs(kk - k) < 0.51]
+        return f'{fd:.1f}' + (f' ({p[-1]:.3f})' if p and any(v for _, v in r['p']) else '')
+    lines = ['| kimg | ' + ' | '.join(names) + ' |', '| --- ' * (len(names) + 1) + '|']
+    lines += [f'| {k:g} | ' + ' | '.join(cell(r, k) for r in runs) + ' |' for k in kimgs]
+    best = [min(((v, k) for k, v in r['fd']), default=None) for r in runs]
+    lines.append('| best | ' + ' | '.join(f'{b[0]:.1f} @ {b[1]:g}' if b else '' for b in best) + ' |')
+    return '\n'.join(lines)
+
+
 def run_all(jobs, parallel: int) -> list:
     with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
         futures = [pool.submit(train, *job) for job in jobs]
@@ -150,6 +168,7 @@ def main(argv=None) -> int:
     p.add_argument('--source-kimg', type=float, default=200, help='transfer: kimg of the source run')
     p.add_argument('--parallel', type=int, default=1)
     p.add_argument('--threads', type=int, default=None)
+    p.add_argument('--markdown', action='store_true', help='report: a table of FD (and p) against kimg instead of JSON')
     p.add_argument('--train-arg', action='append', default=[], help='extra tools/train.py argument (repeatable)')
     args = p.parse_args(argv)
     threads = args.threads or max(1, (os.cpu_count() or 2) // args.parallel)
@@ -192,7 +211,10 @@ def main(argv=None) -> int:
                       common + [f'--seed={seed}', f'--resume={snapshot}', '--freezed=4'], args.kimg, args.eval_kimg,
                       threads)]
         runs = [source] + run_all(jobs, args.parallel)
-    print(json.dumps({'what': args.what, 'runs': runs}, indent=1))
+    if args.markdown:
+        print(markdown_table(runs))
+    else:
+        print(json.dumps({'what': args.what, 'runs': runs}, indent=1))
     return 0
 
 

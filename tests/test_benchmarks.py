@@ -143,7 +143,7 @@ def test_small_data_report_reads_run_directories(tmp_path):
         for kimg, fd in ((40, 30.5), (20, 60.25)):
             f.write(json.dumps({'kimg': kimg, 'results': {'fd_fmnist10k': fd}}) + '\n')
     with open(run / 'stats.jsonl', 'w') as f:
-        for kimg, rate, p in ((1, 5.0, 0.0), (2, 100.0, 0.001), (3, 120.0, 0.002), (4, 90.0, 0.004)):
+        for kimg, rate, p in ((1, 5.0, 0.0), (20, 100.0, 0.001), (30, 120.0, 0.002), (40, 90.0, 0.004)):
             f.write(json.dumps({'kimg': kimg, 'Timing/img_per_sec': rate, 'Progress/augment': p,
                                 'Loss/signs/real': 0.5, 'Loss/D/loss': 1.0}) + '\n')
     script = os.path.join(ROOT, 'benchmarks', 'small_data.py')
@@ -151,7 +151,13 @@ def test_small_data_report_reads_run_directories(tmp_path):
     assert p.returncode == 0, p.stderr
     (out,) = json.loads(p.stdout)['runs']
     assert out['fd'] == [[20, 60.25], [40, 30.5]]
-    assert out['p'] == [[1, 0.0], [2, 0.001], [3, 0.002], [4, 0.004]] and out['rt'][0] == [1, 0.5]
+    assert out['p'] == [[1, 0.0], [20, 0.001], [30, 0.002], [40, 0.004]] and out['rt'][0] == [1, 0.5]
     assert out['img_per_sec'] == 100.0
+    p = subprocess.run([sys.executable, script, 'report', '--outdir', str(tmp_path), '--markdown'],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0] == '| kimg | subset50-ada-seed0 |' and lines[2] == '| 20 | 60.2 (0.001) |' and lines[3] == '| 40 | 30.5 (0.004) |'
+    assert lines[-1] == '| best | 30.5 @ 40 |'
     p = subprocess.run([sys.executable, script, 'subsets'], capture_output=True, text=True)
     assert p.returncode != 0 and 'needs --outdir' in p.stderr
