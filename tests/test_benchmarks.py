@@ -157,7 +157,8 @@ def test_small_data_report_reads_run_directories(tmp_path):
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
-    assert lines[0] == '| kimg | subset50-ada-seed0 |' and lines[2] == '| 20 | 60.2 (0.001) |' and lines[3] == '| 40 | 30.5 (0.004) |'
+    assert lines[0] == '| kimg | subset50-ada-seed0 |'
+    assert lines[2] == '| 20 | 60.2 (0.001) |' and lines[3] == '| 40 | 30.5 (0.004) |'
     assert lines[-1] == '| best | 30.5 @ 40 |'
     p = subprocess.run([sys.executable, script, 'subsets'], capture_output=True, text=True)
     assert p.returncode != 0 and 'needs --outdir' in p.stderr
