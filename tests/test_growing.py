@@ -308,6 +308,11 @@ def test_active_style_layers_and_growing_style_mixing():
 def test_input_gradient_through_the_lod_blend():
     """D's input gradient through the nested tf.cond at fractional and integer lods agrees with central differences
     (a smooth activation, so that finite differences are accurate)."""
+    # Fixed weights: the test used to inherit the global RNG state of the tests before it, and for some weight
+    # draws float32 round-off in D's output (not the gradient) exceeds the 1e-3 tolerance of a directional
+    # derivative this small (~5e-3); with these weights the check has a 10x margin.
+    import keras
+    keras.utils.set_random_seed(4)
     D = GrowingDiscriminator(img_resolution=8, img_channels=1, architecture="orig", fmap_base=16, fmap_max=4,
                              nonlinearity="softplus", impl="ref")
     rng = np.random.default_rng(9)
