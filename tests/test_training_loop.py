@@ -8,8 +8,8 @@ the generator's labels, path-length directions) is drawn for the global batch an
 summed over replicas, so one device and several compute the same step. The one legitimate difference is D's
 minibatch-stddev layer: its groups are formed per replica (as in NVIDIA's multi-GPU runs), so with groups of more
 than one sample the statistics, and then everything, differ. The equality tests therefore use mbstd groups of 1
-(the layer still runs); ``test_mirrored_default_mbstd_groups_are_per_replica`` shows the difference and checks what
-must still agree. The multi-worker test uses a dataset of one global batch, so that the two workers' disjoint shards
+(the layer still runs); ``test_mirrored_mbstd_groups_are_per_replica_and_ada_counts_all_replicas`` shows the
+difference and checks what must still agree. The multi-worker test uses a dataset of one global batch, so that the two workers' disjoint shards
 together hold exactly the images of the single-device batch.
 """
 
@@ -76,11 +76,12 @@ def test_mirrored_two_cpus_equals_single_device(tmp_path):
     _assert_same(one, two, exact=False, skip=('num_replicas', 'batches'))
 
 
-def test_mirrored_default_mbstd_groups_are_per_replica(tmp_path):
-    # Groups of 4: on one device the 8 samples form 2 strided groups; on 2 replicas each replica's 4 samples form
-    # one group. D's outputs differ, hence the weights; counters, data and the generator's inputs do not.
-    _run(_args(tmp_path / 'one', 1, steps=2, mbstd=4))
-    _run(_args(tmp_path / 'two', 2, steps=2, mbstd=4))
+def test_mirrored_mbstd_groups_are_per_replica_and_ada_counts_all_replicas(tmp_path):
+    # One pair of runs (1 device, 2 replicas) checks two things that only show under MirroredStrategy.
+    # mbstd groups of 4: on one device the 8 samples form 2 strided groups; on 2 replicas each replica's 4 samples
+    # form one group. D's outputs differ, hence the weights; counters, data and the generator's inputs do not.
+    _run(_args(tmp_path / 'one', 1, steps=3, mbstd=4, mode='ada'))
+    _run(_args(tmp_path / 'two', 2, steps=3, mbstd=4, mode='ada'))
     one, two = _load(tmp_path / 'one' / 'weights.npz'), _load(tmp_path / 'two' / 'weights.npz')
     for k in ('step', 'nimg', 'batches'):
         np.testing.assert_array_equal(one[k], two[k], err_msg=k)
@@ -88,6 +89,15 @@ def test_mirrored_default_mbstd_groups_are_per_replica(tmp_path):
     for k in one:
         if k != 'batches':  # batch digests are strings
             assert np.all(np.isfinite(one[k])) and np.all(np.isfinite(two[k])), k
+    # ADA: each step's r_t counts the real logits of both replicas (8 per D pass, 16 when R1 runs, as on one
+    # device), and p follows the controller's rule from it after every step (ada_interval 1).
+    for rec in (_load(tmp_path / 'one' / 'ada.npz'), _load(tmp_path / 'two' / 'ada.npz')):
+        np.testing.assert_array_equal(rec['count'], [2 * BATCH, BATCH, BATCH])     # Dreg every 3 steps: step 0
+        p = ADA['p']
+        for rt, p_after in zip(rec['rt'], rec['p']):
+            assert -1 <= rt <= 1 and rt * BATCH == round(rt * BATCH)
+            p = max(p + np.sign(rt - ADA['target']) * BATCH / (ADA['ada_kimg'] * 1000), 0)
+            assert abs(p_after - p) < 1e-6, (rec['rt'], rec['p'])
 
 
 def _free_ports(n):
@@ -189,19 +199,6 @@ def test_growing_resume_mid_fade_equals_uninterrupted(tmp_path):
     log = open(tmp_path / 'full' / 'log.txt').read()
     assert 'lod 1.00  minibatch 8' in log and 'lod 0.00  minibatch 4' in log, log
     assert any(f'lod 0.{d}' in log for d in range(1, 10)), log
-
-
-def test_mirrored_ada_takes_the_sign_statistic_over_all_replicas(tmp_path):
-    # Two replicas with ADA: each step's r_t counts the real logits of both replicas (8 per D pass, 16 when R1 runs),
-    # and p follows the controller's rule from it after every step (ada_interval 1).
-    _run(_args(tmp_path / 'two', 2, 3, mode='ada'))
-    rec = _load(tmp_path / 'two' / 'ada.npz')
-    np.testing.assert_array_equal(rec['count'], [2 * BATCH, BATCH, BATCH])        # Dreg every 3 steps: step 0
-    p = ADA['p']
-    for rt, p_after in zip(rec['rt'], rec['p']):
-        assert -1 <= rt <= 1 and rt * BATCH == round(rt * BATCH)
-        p = max(p + np.sign(rt - ADA['target']) * BATCH / (ADA['ada_kimg'] * 1000), 0)
-        assert abs(p_after - p) < 1e-6, (rec['rt'], rec['p'])
 
 
 def test_corrupt_latest_checkpoint_falls_back_and_nan_guard(tmp_path):
