@@ -9,8 +9,8 @@ summed over replicas, so one device and several compute the same step. The one l
 minibatch-stddev layer: its groups are formed per replica (as in NVIDIA's multi-GPU runs), so with groups of more
 than one sample the statistics, and then everything, differ. The equality tests therefore use mbstd groups of 1
 (the layer still runs); ``test_mirrored_mbstd_groups_are_per_replica_and_ada_counts_all_replicas`` shows the
-difference and checks what must still agree. The multi-worker test uses a dataset of one global batch, so that the two workers' disjoint shards
-together hold exactly the images of the single-device batch.
+difference and checks what must still agree. The multi-worker test uses a dataset of one global batch, so that
+the two workers' disjoint shards together hold exactly the images of the single-device batch.
 """
 
 import hashlib
