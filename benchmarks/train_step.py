@@ -53,7 +53,18 @@ CONFIGS = {
     'demo-sg3t': dict(resolution=32, channels=1, batch=16, z_dim=64, w_dim=64, mapping_layers=2, fmap_base=512,
                       fmap_max=32, g_arch='stylegan3-t', train=dict(style_mixing=0.0, pl_weight=0.0,
                                                                      g_reg_interval=1)),
+    # configs/bench-c128.flags as tools/train.py parses it (networks and training options; batch 32).
+    'c128_1ch': dict(resolution=32, channels=1, flagfile='bench-c128.flags'),
 }
+
+
+def flagfile_configs(flagfile: str):
+    """(NetworkConfig, TrainConfig) from configs/FLAGFILE, parsed by the training CLI's own flag definitions."""
+    from stylegan2_tf.cli import train as train_cli
+    from stylegan2_tf.training import config
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    train_cli.FLAGS(['train_step', '--flagfile=' + os.path.join(root, 'configs', flagfile), '--outdir=unused'])
+    return config.from_flags(config.NetworkConfig), config.from_flags(config.TrainConfig)
 
 
 PRECISIONS = ('fp32', 'bf16', 'fp16')
@@ -65,11 +76,14 @@ def network_factories(name: str, precision: str, num_fp16_res: int, impl: str, d
     from stylegan2_tf.training.config import NetworkConfig
     from stylegan2_tf.training.run import network_factories as factories
     c = CONFIGS[name]
-    net = dataclasses.asdict(NetworkConfig(
-        z_dim=c['z_dim'], w_dim=c['w_dim'], mapping_layers=c['mapping_layers'], fmap_base=c['fmap_base'],
-        fmap_max=c['fmap_max'], g_arch=c.get('g_arch', 'skip'), impl=impl, precision=precision,
-        num_fp16_res=num_fp16_res))
-    return factories(dataset, net, batch)
+    if 'flagfile' in c:
+        net = dataclasses.replace(flagfile_configs(c['flagfile'])[0], impl=impl, precision=precision,
+                                  num_fp16_res=num_fp16_res)
+    else:
+        net = NetworkConfig(z_dim=c['z_dim'], w_dim=c['w_dim'], mapping_layers=c['mapping_layers'],
+                            fmap_base=c['fmap_base'], fmap_max=c['fmap_max'], g_arch=c.get('g_arch', 'skip'),
+                            impl=impl, precision=precision, num_fp16_res=num_fp16_res)
+    return factories(dataset, dataclasses.asdict(net), batch)
 
 
 def random_dataset(name: str, n: int):
@@ -81,25 +95,130 @@ def random_dataset(name: str, n: int):
     return ArrayImageDataset(images, name='random')
 
 
+# Op classes of the profile, by TensorFlow op type (first match wins; the rest is 'element-wise').
+_CONTROL_FLOW = {'PartitionedCall', 'StatefulPartitionedCall', 'If', 'StatelessIf', 'While', 'StatelessWhile', 'Case'}
+_REDUCTIONS = {'Sum', 'Mean', 'Max', 'Min', 'Prod', 'All', 'Any', 'AddN'}
+_MOVEMENT = {'Transpose', '_MklTranspose', 'ConcatV2', 'Pad', 'MirrorPad', 'MirrorPadGrad', 'Slice', 'StridedSlice',
+             'StridedSliceGrad', 'Tile', 'GatherV2', 'Pack', 'Unpack', 'Split', 'SplitV', 'BroadcastTo', 'ReverseV2',
+             'Reshape', 'Identity', 'ExpandDims', 'Squeeze', 'Fill', 'ZerosLike', 'OnesLike', 'Shape'}
+_VARIABLES = {'ReadVariableOp', 'AssignVariableOp', 'AssignAddVariableOp', 'AssignSubVariableOp', 'VarHandleOp'}
+
+
+def op_class(op_type: str) -> str:
+    """The class a TensorFlow op type counts in, for the time shares of --profile."""
+    if op_type.startswith('Sg2'):
+        return 'custom ops'
+    if 'Conv' in op_type:
+        return 'convolutions'
+    if 'MatMul' in op_type or op_type == 'Einsum':
+        return 'matmuls'
+    if op_type == 'Cast':
+        return 'casts'
+    if op_type in _REDUCTIONS:
+        return 'reductions'
+    if op_type in _MOVEMENT:
+        return 'data movement'
+    if op_type in _VARIABLES or op_type.startswith('ResourceApply'):
+        return 'variables'
+    if 'Random' in op_type:
+        return 'random'
+    return 'element-wise'
+
+
+def op_part(op_name: str) -> str:
+    """The part of a training step an op belongs to, from its name scope: the phase (Gmain, Greg, Dmain, Dreg, or
+    a merged one), its forward pass, backward pass (``gradient_tape/...``) or optimizer step, or the G EMA update."""
+    parts = op_name.split('/')
+    backward = parts[0] == 'gradient_tape'
+    if backward:
+        parts = parts[1:]
+    head = parts[0]
+    if head == 'ema':
+        return 'ema'
+    if head[:1] in ('G', 'D') and head[1:] in ('main', 'reg', 'both'):
+        if backward:
+            return head + ' backward'
+        if len(parts) > 1 and parts[1] in ('G_opt', 'D_opt'):  # the trainer's optimizers' name scopes
+            return head + ' optimizer'
+        return head + ' forward'
+    return 'other'
+
+
+def profile_steps(run_steps, logdir: str) -> dict:
+    """Profile ``run_steps()`` with the TensorFlow profiler and sum the recorded op kernels' durations.
+
+    Returns the wall time, the op time (summed over the executor's threads), the busy time (the union of op
+    intervals: wall - busy is time no op kernel ran, i.e. tf.function/executor overhead and Python), and the op
+    time per op class, per step part and per op type. Kernels nested in a control-flow op count once (the
+    enclosing op is skipped)."""
+    import glob
+    import tensorflow as tf
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+    tf.profiler.experimental.start(logdir)
+    t0 = time.perf_counter()
+    run_steps()
+    wall = time.perf_counter() - t0
+    tf.profiler.experimental.stop()
+    (path,) = glob.glob(os.path.join(logdir, '**', '*.xplane.pb'), recursive=True)
+    space = xplane_pb2.XSpace()
+    with open(path, 'rb') as f:
+        space.ParseFromString(f.read())
+    by_class, by_part, by_type, intervals = {}, {}, {}, []
+    for plane in space.planes:
+        for line in plane.lines:
+            for ev in line.events:
+                name = plane.event_metadata[ev.metadata_id].name
+                op_name, _, op_type = name.rpartition(':')
+                # Op kernels are recorded as 'node/name:OpType'; runtime events (Python, executor) are not.
+                if not op_name or ' ' in name or '::' in name or not (op_type[:1].isupper() or op_type[:1] == '_'):
+                    continue
+                if op_type in _CONTROL_FLOW:
+                    continue
+                sec = ev.duration_ps * 1e-12
+                start = line.timestamp_ns * 1e-9 + ev.offset_ps * 1e-12
+                intervals.append((start, start + sec))
+                for prefix in ('_MklNative', '_Mkl'):  # oneDNN's kernels of the standard ops
+                    op_type = op_type[len(prefix):] if op_type.startswith(prefix) else op_type
+                for table, key in ((by_class, op_class(op_type)), (by_part, op_part(op_name)), (by_type, op_type)):
+                    table[key] = table.get(key, 0.0) + sec
+    busy, end = 0.0, -1.0
+    for a, b in sorted(intervals):
+        if b > end:
+            busy += b - max(a, end)
+            end = b
+    total = sum(by_class.values()) or 1.0
+
+    def shares(table, top=None):
+        items = sorted(table.items(), key=lambda kv: -kv[1])[:top]
+        return {k: round(v / total, 4) for k, v in items}
+    return {'wall_sec': wall, 'op_sec': total, 'busy_sec': busy, 'op_share_by_class': shares(by_class),
+            'op_share_by_part': shares(by_part), 'op_share_by_type': shares(by_type, 15)}
+
+
 def bench(name, impl, steps, batch_override=None, variants=(('fp32', 'noaug'),), num_fp16_res=4, aug_p=0.5,
-          augpipe='bgc'):
+          augpipe='bgc', profile=False):
     """One result per variant (precision, aug). With several variants (--interleave) they share this process and their
     timed steps alternate (variant A, B, A, B, ... per step kind), so that a machine whose speed drifts (shared
     cores) slows all of them alike; the peak memory is then that of the process holding all of them."""
+    import dataclasses
     import numpy as np
     import tensorflow as tf
     from stylegan2_tf.training.config import TrainConfig
     from stylegan2_tf.training.trainer import Trainer
     from stylegan2_tf.training.run_log import peak_memory
     c = CONFIGS[name]
-    r, ch, batch = c['resolution'], c['channels'], batch_override or c['batch']
+    default_batch = flagfile_configs(c['flagfile'])[1].batch if 'flagfile' in c else c['batch']
+    r, ch, batch = c['resolution'], c['channels'], batch_override or default_batch
     ds = random_dataset(name, batch * 4)
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for precision, aug in variants:
             aug_kw = dict(aug='ada', p=aug_p, augpipe=augpipe) if aug == 'ada' else {}
-            train_kw = dict(dict(gamma=10.0, pl_weight=2.0), **c.get('train', {}))
-            cfg = TrainConfig(batch=batch, total_kimg=1e9, **train_kw, **aug_kw)
+            if 'flagfile' in c:
+                cfg = dataclasses.replace(flagfile_configs(c['flagfile'])[1], batch=batch, total_kimg=1e9, **aug_kw)
+            else:
+                train_kw = dict(dict(gamma=10.0, pl_weight=2.0), **c.get('train', {}))
+                cfg = TrainConfig(batch=batch, total_kimg=1e9, **train_kw, **aug_kw)
             make_G, make_D = network_factories(name, precision, num_fp16_res, impl, ds, batch)
             trainer = Trainer(tf.distribute.get_strategy(), make_G, make_D, ds, os.path.join(tmp, f'{precision}-{aug}'),
                               cfg)
@@ -132,8 +251,16 @@ def bench(name, impl, steps, batch_override=None, variants=(('fp32', 'noaug'),),
             for i in range(len(runs)):
                 times[i][label] = float(np.median(ts[i]))
         memory = {k.split('/')[-1]: v for k, v in peak_memory().items()}
+        profiles = [None] * len(runs)
+        if profile:  # one lazy-regularization cycle: R1 at its first step, path length at every 4th
+            for i, (trainer, batch_data, _) in enumerate(runs):
+                def cycle(trainer=trainer, batch_data=batch_data):
+                    trainer.step.assign(16)
+                    for _ in range(16):
+                        trainer.train_step(batch_data)
+                profiles[i] = profile_steps(cycle, os.path.join(tmp, f'profile{i}'))
         results = []
-        for (trainer, _, out), t in zip(runs, times):
+        for (trainer, _, out), t, prof in zip(runs, times, profiles):
             cycle = (t['reg'] + 3 * t['greg'] + 12 * t['main']) / 16
             out.update({
                 'img_per_sec_main': batch / t['main'],
@@ -142,6 +269,8 @@ def bench(name, impl, steps, batch_override=None, variants=(('fp32', 'noaug'),),
                 'sec_per_step_main': t['main'], 'sec_per_step_greg': t['greg'], 'sec_per_step_reg': t['reg'],
             })
             out.update(memory)
+            if prof:
+                out['profile'] = dict(prof, cycle_steps=16)
             if len(runs) > 1:
                 out['interleaved_with'] = [f'{p}/{a}' for p, a in variants if (p, a) != (out['precision'], out['aug'])]
             if trainer.loss_scales:
@@ -167,12 +296,17 @@ def main():
     p.add_argument('--interleave', action='store_true',
                    help='time every (precision, aug) pair in one process, alternating their steps (fair speed ratios '
                         'on a machine whose speed drifts; the peak memory is then that of all of them together)')
+    p.add_argument('--profile', action='store_true',
+                   help='after timing, profile one lazy-regularization cycle (16 steps) of each variant and report '
+                        'the share of op time per op class, per step part (phase forward/backward/optimizer, EMA) '
+                        'and per op type, and the time no op ran (executor and Python overhead)')
     p.add_argument('--worker', default=None, help=argparse.SUPPRESS)  # 'config:impl:prec/aug[+..]', subprocesses
     args = p.parse_args()
     if args.worker:
         name, impl, variants = args.worker.split(':')
         variants = [tuple(v.split('/')) for v in variants.split('+')]
-        for out in bench(name, impl, args.steps, args.batch, variants, args.num_fp16_res, args.aug_p, args.augpipe):
+        for out in bench(name, impl, args.steps, args.batch, variants, args.num_fp16_res, args.aug_p, args.augpipe,
+                         args.profile):
             print(json.dumps(out))
         return
     from stylegan2_tf.ops import custom_ops_available
@@ -205,6 +339,8 @@ def main():
                            '--aug-p', str(args.aug_p), '--augpipe', args.augpipe]
                     if args.batch:
                         cmd += ['--batch', str(args.batch)]
+                    if args.profile:
+                        cmd += ['--profile']
                     proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
                     if proc.returncode != 0:
                         results.append(dict(run, failed=f'exit status {proc.returncode}'))

@@ -236,6 +236,18 @@ def test_configs_a_to_d_match_the_paper():
         assert {k for k in f if c[k] != f[k]} <= set(expected), name  # everything else is config F's
 
 
+def test_bench_c128_flagfile_is_the_timed_config():
+    # Issue 23's config: 128 feature maps at every resolution (fmap_base 2048 / 2**(log2(res) - 1) >= 128 up to
+    # 32x32), 1 channel of Fashion-MNIST, lr 0.0025, R1 gamma 0.1 every 16, EMA 10 kimg with ramp-up 0.05; the rest
+    # (z = w = 512, 8 mapping layers, skip G, resnet D, batch 32, mbstd 4, mixing 0.9, path length 2 every 4) is F.
+    c, f = _flagfile_config('bench-c128.flags'), _flagfile_config('f.flags')
+    expected = dict(fmap_base=2048, fmap_max=128, g_lr=0.0025, d_lr=0.0025, gamma=0.1, ema_kimg=10.0, ema_rampup=0.05)
+    assert {k: c[k] for k in expected} == expected
+    assert {k for k in f if c[k] != f[k]} <= set(expected)
+    from stylegan2_tf.networks.channels import nf
+    assert [nf(stage, c['fmap_base'], fmap_max=c['fmap_max']) for stage in range(5)] == [128] * 5  # stage 4: 32x32
+
+
 @pytest.mark.parametrize('config', ['a', 'd'])
 def test_growing_config_trains_end_to_end(tmp_path, config):
     # Config A (G_style/D_basic) and D (revised networks, lazy R1, path length) through tools/train.py with tiny

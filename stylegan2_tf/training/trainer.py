@@ -375,57 +375,58 @@ class Trainer:
         skipped = tf.constant(0.0)
         sign_sum, sign_rows = tf.constant(0.0), 0   # ADA's statistic over every real pass of D in this step
         for phase in [p for p in self.phases if p.name in active]:
-            net, opt = (self.G, self.G_opt) if phase.network == 'G' else (self.D, self.D_opt)
-            scaler = self.loss_scales.get(phase.network)
-            scale = None if scaler is None else tf.convert_to_tensor(scaler.scale)
-            variables = net.trainable_variables
-            sources = [getattr(v, 'value', v) for v in variables]  # the tf.Variables behind Keras variables
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
-                tape.watch(sources)
-                objective = tf.constant(0.0)
-                for term in phase.terms:
-                    term_id = _TERM_IDS[(phase.network, term)]
-                    # Augmentation parameters: per replica (each augments its own rows), per term, per step.
-                    aug_seed = tf.random.experimental.stateless_fold_in(_seed(cfg.seed, step, term_id, _AUG), rid)
-                    if phase.network == 'G' and term == 'main':
-                        o, st = loss.g_main(gen_inputs(local_batch, term_id), reduce, aug_seed=aug_seed,
-                                            blur_sigma=blur_sigma)
-                    elif phase.network == 'G':
-                        n = local_batch // cfg.pl_batch_shrink
-                        pl_noise = rows(path_length_noise([n * R, G.img_resolution, G.img_resolution,
-                                                           G.img_channels], _seed(cfg.seed, step, term_id, _PL_NOISE)), n)
-                        o, st, new_pl_mean = loss.g_reg(gen_inputs(n, term_id), pl_noise,
-                                                             tf.convert_to_tensor(self.pl_mean), reduce,
-                                                             phase.reg_multiplier, grad_scale=scale)
-                    elif term == 'main':
-                        o, st = loss.d_main(gen_inputs(local_batch, term_id), reals, real_c, reduce,
-                                            aug_seed=aug_seed, blur_sigma=blur_sigma)
-                    else:
-                        o, st = loss.d_reg(reals, real_c, reduce, phase.reg_multiplier, grad_scale=scale,
-                                           aug_seed=aug_seed, blur_sigma=blur_sigma)
-                    if 'Loss/signs/real' in st:  # a share of the global mean over the local_batch real rows
-                        sign_sum += st.pop('Loss/signs/real') * (local_batch * R)
-                        sign_rows += local_batch
-                    objective += o
-                    stats.update(st)
-                if scale is not None:
-                    objective = objective * scale
-            # TF1 turns missing gradients into zeros: every variable takes its Adam step.
-            grads = tape.gradient(objective, sources, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-            bad = tf.add_n([tf.reduce_sum(tf.cast(~tf.math.is_finite(g), tf.float32)) for g in grads])
-            bad = ctx.all_reduce(tf.distribute.ReduceOp.SUM, bad)
-            if scaler is None:
-                nonfinite += tf.cast(bad > 0, tf.float32)
-                opt.apply_gradients(zip([_nan_to_num(g) for g in grads], variables))
-                finite = None
-            else:
-                finite = tf.equal(bad, 0)
-                apply_if(opt, [g / scale for g in grads], variables, finite)
-                nonfinite += tf.cast(scaler.update(finite), tf.float32)
-                skipped += tf.cast(~finite, tf.float32)
-            if phase.network == 'G' and 'reg' in phase.terms:
-                self.pl_mean.assign(new_pl_mean if finite is None else
-                                    tf.where(finite, new_pl_mean, tf.convert_to_tensor(self.pl_mean)))
+            with tf.name_scope(phase.name):  # op names say the phase (benchmarks/train_step.py --profile)
+                net, opt = (self.G, self.G_opt) if phase.network == 'G' else (self.D, self.D_opt)
+                scaler = self.loss_scales.get(phase.network)
+                scale = None if scaler is None else tf.convert_to_tensor(scaler.scale)
+                variables = net.trainable_variables
+                sources = [getattr(v, 'value', v) for v in variables]  # the tf.Variables behind Keras variables
+                with tf.GradientTape(watch_accessed_variables=False) as tape:
+                    tape.watch(sources)
+                    objective = tf.constant(0.0)
+                    for term in phase.terms:
+                        term_id = _TERM_IDS[(phase.network, term)]
+                        # Augmentation parameters: per replica (each augments its own rows), per term, per step.
+                        aug_seed = tf.random.experimental.stateless_fold_in(_seed(cfg.seed, step, term_id, _AUG), rid)
+                        if phase.network == 'G' and term == 'main':
+                            o, st = loss.g_main(gen_inputs(local_batch, term_id), reduce, aug_seed=aug_seed,
+                                                blur_sigma=blur_sigma)
+                        elif phase.network == 'G':
+                            n = local_batch // cfg.pl_batch_shrink
+                            pl_shape = [n * R, G.img_resolution, G.img_resolution, G.img_channels]
+                            pl_noise = rows(path_length_noise(pl_shape, _seed(cfg.seed, step, term_id, _PL_NOISE)), n)
+                            o, st, new_pl_mean = loss.g_reg(gen_inputs(n, term_id), pl_noise,
+                                                                 tf.convert_to_tensor(self.pl_mean), reduce,
+                                                                 phase.reg_multiplier, grad_scale=scale)
+                        elif term == 'main':
+                            o, st = loss.d_main(gen_inputs(local_batch, term_id), reals, real_c, reduce,
+                                                aug_seed=aug_seed, blur_sigma=blur_sigma)
+                        else:
+                            o, st = loss.d_reg(reals, real_c, reduce, phase.reg_multiplier, grad_scale=scale,
+                                               aug_seed=aug_seed, blur_sigma=blur_sigma)
+                        if 'Loss/signs/real' in st:  # a share of the global mean over the local_batch real rows
+                            sign_sum += st.pop('Loss/signs/real') * (local_batch * R)
+                            sign_rows += local_batch
+                        objective += o
+                        stats.update(st)
+                    if scale is not None:
+                        objective = objective * scale
+                # TF1 turns missing gradients into zeros: every variable takes its Adam step.
+                grads = tape.gradient(objective, sources, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+                bad = tf.add_n([tf.reduce_sum(tf.cast(~tf.math.is_finite(g), tf.float32)) for g in grads])
+                bad = ctx.all_reduce(tf.distribute.ReduceOp.SUM, bad)
+                if scaler is None:
+                    nonfinite += tf.cast(bad > 0, tf.float32)
+                    opt.apply_gradients(zip([_nan_to_num(g) for g in grads], variables))
+                    finite = None
+                else:
+                    finite = tf.equal(bad, 0)
+                    apply_if(opt, [g / scale for g in grads], variables, finite)
+                    nonfinite += tf.cast(scaler.update(finite), tf.float32)
+                    skipped += tf.cast(~finite, tf.float32)
+                if phase.network == 'G' and 'reg' in phase.terms:
+                    self.pl_mean.assign(new_pl_mean if finite is None else
+                                        tf.where(finite, new_pl_mean, tf.convert_to_tensor(self.pl_mean)))
         # Stats are per-replica shares of global means: the cross-replica sum is the global value. The count of
         # phases with non-finite gradients is already global; divide so that the sum restores it.
         stats['Progress/nonfinite_phases'] = nonfinite / R
@@ -452,7 +453,8 @@ class Trainer:
             stats = strategy.run(self._replica_step, args=(reals, labels, step, lod, blur_sigma if blur else None,
                                                            active, local_batch, loss))
             stats = {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in stats.items()}
-            ema_lib.update_ema(self._ema_pairs, ema_beta)
+            with tf.name_scope('ema'):
+                ema_lib.update_ema(self._ema_pairs, ema_beta)
             self.step.assign_add(1)
             self.nimg.assign_add(batch_size)
             stats['Progress/pl_mean'] = tf.convert_to_tensor(self.pl_mean)
