@@ -144,6 +144,79 @@ def op_part(op_name: str) -> str:
     return 'other'
 
 
+def _static_shape(tensor):
+    shape = tensor.shape
+    return None if shape.rank is None or None in shape.as_list() else shape.as_list()
+
+
+def graph_flops(graph) -> dict:
+    """Floating-point operations (multiply + add = 2) of the convolutions and matmuls in a traced graph and the
+    functions it calls, from their static shapes (NHWC convolutions, filters HWIO). Ops in a tf.cond branch count
+    as if they ran; the training step has none there. Shapes the graph leaves unknown count 0 and are reported."""
+    import numpy as np
+    out = {'conv': 0.0, 'matmul': 0.0, 'unknown_shape_ops': 0}
+    seen = set()
+
+    def live_ops(g):
+        # What the executor runs: ops the outputs or a stateful op (variable updates) depend on. TF's gradient
+        # functions may build results nobody uses (e.g. a filter gradient of an unwatched D); those are pruned.
+        stack = [t.op for t in g.outputs] + [op for op in g.get_operations() if op._is_stateful]
+        live = set()
+        while stack:
+            op = stack.pop()
+            if op.name in live:
+                continue
+            live.add(op.name)
+            stack.extend(t.op for t in op.inputs)
+            stack.extend(op.control_inputs)
+        return live
+
+    def walk(g):
+        live = live_ops(g)
+        for op in g.get_operations():
+            if op.name not in live:
+                continue
+            t = op.type
+            if t in ('Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'DepthwiseConv2dNative'):
+                # Forward and both backward convolutions do the work of the forward one: 2 * |dy| * kh * kw * Ci.
+                dy = op.outputs[0] if t in ('Conv2D', 'DepthwiseConv2dNative') else op.inputs[2]
+                f_shape = _static_shape(op.outputs[0] if t == 'Conv2DBackpropFilter' else op.inputs[1])
+                dy_shape = _static_shape(dy)
+                if f_shape is None or dy_shape is None:
+                    out['unknown_shape_ops'] += 1
+                    continue
+                kh, kw, ci = f_shape[0], f_shape[1], f_shape[2]
+                per_out = kh * kw * (1 if t == 'DepthwiseConv2dNative' else ci)
+                out['conv'] += 2.0 * float(np.prod(dy_shape)) * per_out
+            elif t in ('MatMul', 'BatchMatMulV2', 'BatchMatMulV3'):
+                a, y = _static_shape(op.inputs[0]), _static_shape(op.outputs[0])
+                if a is None or y is None:
+                    out['unknown_shape_ops'] += 1
+                    continue
+                k = a[-2] if op.get_attr('transpose_a' if t == 'MatMul' else 'adj_x') else a[-1]
+                out['matmul'] += 2.0 * float(np.prod(y)) * k
+        for f in getattr(g, '_functions', {}).values():
+            fg = getattr(f, 'graph', None)
+            if fg is not None and id(fg) not in seen:
+                seen.add(id(fg))
+                walk(fg)
+
+    walk(graph)
+    return out
+
+
+def step_flops(trainer, batch_data) -> dict:
+    """graph_flops of the traced step variants: {'main' | 'greg' | 'reg': {...}} (the steps 1, 4, 16 run)."""
+    import tensorflow as tf
+    out = {}
+    for label, step in (('main', 1), ('greg', 4), ('reg', 16)):
+        active = trainer.active_phases(step)
+        (fn,) = [f for key, f in trainer._step_fns.items() if key[0] == active]
+        zero = tf.constant(0.0)
+        out[label] = graph_flops(fn.get_concrete_function(batch_data, zero, zero, zero).graph)
+    return out
+
+
 def profile_steps(run_steps, logdir: str) -> dict:
     """Profile ``run_steps()`` with the TensorFlow profiler and sum the recorded op kernels' durations.
 
@@ -251,6 +324,7 @@ def bench(name, impl, steps, batch_override=None, variants=(('fp32', 'noaug'),),
             for i in range(len(runs)):
                 times[i][label] = float(np.median(ts[i]))
         memory = {k.split('/')[-1]: v for k, v in peak_memory().items()}
+        flops = [step_flops(trainer, batch_data) for trainer, batch_data, _ in runs]
         profiles = [None] * len(runs)
         if profile:  # one lazy-regularization cycle: R1 at its first step, path length at every 4th
             for i, (trainer, batch_data, _) in enumerate(runs):
@@ -260,8 +334,15 @@ def bench(name, impl, steps, batch_override=None, variants=(('fp32', 'noaug'),),
                         trainer.train_step(batch_data)
                 profiles[i] = profile_steps(cycle, os.path.join(tmp, f'profile{i}'))
         results = []
-        for (trainer, _, out), t, prof in zip(runs, times, profiles):
+        for (trainer, _, out), t, prof, fl in zip(runs, times, profiles, flops):
             cycle = (t['reg'] + 3 * t['greg'] + 12 * t['main']) / 16
+            conv_flop = (fl['reg']['conv'] + 3 * fl['greg']['conv'] + 12 * fl['main']['conv']) / 16
+            out.update(conv_gflop_per_step=conv_flop / 1e9, conv_gflop_per_sec=conv_flop / 1e9 / cycle,
+                       matmul_gflop_per_step=(fl['reg']['matmul'] + 3 * fl['greg']['matmul'] +
+                                              12 * fl['main']['matmul']) / 16 / 1e9)
+            unknown = sum(v['unknown_shape_ops'] for v in fl.values())
+            if unknown:
+                out['flop_count_unknown_shape_ops'] = unknown  # the FLOP figures then undercount
             out.update({
                 'img_per_sec_main': batch / t['main'],
                 'img_per_sec_reg': batch / t['reg'],

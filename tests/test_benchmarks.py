@@ -43,6 +43,33 @@ def test_train_step_benchmark_prints_json():
     classes = prof['op_share_by_class']
     assert classes['convolutions'] > 0.05 and classes['casts'] > 0 and 'Sg2BiasAct' not in prof['op_share_by_type']
     assert 'Conv2D' in prof['op_share_by_type'] and len(prof['op_share_by_type']) <= 15
+    # FLOPs of the convolutions that run in one amortized step (graph_flops is tested on its own below).
+    assert result['conv_gflop_per_step'] > 0 and 'flop_count_unknown_shape_ops' not in result
+    assert abs(result['conv_gflop_per_sec'] - result['conv_gflop_per_step'] * result['img_per_sec_amortized'] / 4) \
+        < 1e-6 * result['conv_gflop_per_sec']
+
+
+def test_graph_flops_counts_the_convolutions_and_matmuls_that_run():
+    sys.path.insert(0, os.path.dirname(BENCH))
+    import tensorflow as tf
+    import train_step
+
+    @tf.function
+    def f(x, w, a, b):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.nn.conv2d(x, w, 1, 'SAME')                                   # [2, 8, 8, 5]
+            loss = tf.reduce_sum(y * y)
+        # Only x's gradient is used: a filter gradient, if TF's Conv2D gradient builds one, never runs.
+        return tape.gradient(loss, x), tf.matmul(a, b, transpose_a=True)   # [6, 4]^T [6, 7]
+
+    graph = f.get_concrete_function(tf.TensorSpec([2, 8, 8, 3]), tf.TensorSpec([3, 3, 3, 5]), tf.TensorSpec([6, 4]),
+                                    tf.TensorSpec([6, 7])).graph
+    fl = train_step.graph_flops(graph)
+    assert fl == {'conv': 2 * (2 * 8 * 8 * 5) * (3 * 3 * 3) * 2, 'matmul': 2 * 4 * 7 * 6, 'unknown_shape_ops': 0}
+    graph = f.get_concrete_function(tf.TensorSpec([None, 8, 8, 3]), tf.TensorSpec([3, 3, 3, 5]),
+                                    tf.TensorSpec([6, 4]), tf.TensorSpec([6, 7])).graph
+    assert train_step.graph_flops(graph)['unknown_shape_ops'] == 2
 
 
 def test_profile_op_classes_and_step_parts():
