@@ -72,6 +72,22 @@ def test_graph_flops_counts_the_convolutions_and_matmuls_that_run():
     assert train_step.graph_flops(graph)['unknown_shape_ops'] == 2
 
 
+def test_conv_throughput_benchmark_prints_json():
+    script = os.path.join(ROOT, 'benchmarks', 'conv_throughput.py')
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', CUDA_VISIBLE_DEVICES='-1')
+    p = subprocess.run([sys.executable, script, '--shapes', '2x8x16', '--dtypes', 'float32,bfloat16', '--repeats', '2'],
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    results = json.loads(p.stdout)['results']
+    assert [(r['shape'], r['dtype']) for r in results] == [('2x8x16', 'float32'), ('2x8x16', 'bfloat16')]
+    for r in results:
+        assert r['gflop_per_call'] == 2 * 2 * 8 * 8 * 16 * 16 * 9 / 1e9
+        rates = [r[f'{k}_gflop_per_sec'] for k in ('forward', 'backprop_input', 'backprop_filter')]
+        assert min(rates) > 0 and min(rates) <= r['mean_gflop_per_sec'] <= max(rates)
+    p = subprocess.run([sys.executable, script, '--shapes', '2x8'], env=env, capture_output=True, text=True)
+    assert p.returncode != 0 and "bad shape '2x8'" in p.stderr
+
+
 def test_profile_op_classes_and_step_parts():
     sys.path.insert(0, os.path.dirname(BENCH))
     import train_step
