@@ -136,7 +136,8 @@ def op_part(op_name: str) -> str:
     if head == 'ema':
         return 'ema'
     if head[:1] in ('G', 'D') and head[1:] in ('main', 'reg', 'both'):
-        if backward:
+        # The tape sums the gradients of a tensor used several times with AddN ops named in the phase's scope.
+        if backward or (len(parts) == 2 and parts[1].split('_')[0] == 'AddN'):
             return head + ' backward'
         if len(parts) > 1 and parts[1] in ('G_opt', 'D_opt'):  # the trainer's optimizers' name scopes
             return head + ' optimizer'

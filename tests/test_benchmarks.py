@@ -100,11 +100,12 @@ def test_profile_op_classes_and_step_parts():
                        'Mul': 'element-wise', 'LeakyRelu': 'element-wise'}
     parts = {n: train_step.op_part(n) for n in (
         'Gmain/synthesis_1/b32_conv1_1/modconv_1/Conv2D', 'gradient_tape/Dreg/D_1/b32_conv0_1/Conv2DBackpropInput',
-        'Dmain/D_opt/Mul_3', 'ema/AssignVariableOp_7', 'Gboth/D_1/Mul', 'AssignAddVariableOp')}
+        'Dmain/D_opt/Mul_3', 'ema/AssignVariableOp_7', 'Gboth/D_1/Mul', 'AssignAddVariableOp', 'Dmain/AddN_12')}
     assert parts == {'Gmain/synthesis_1/b32_conv1_1/modconv_1/Conv2D': 'Gmain forward',
                      'gradient_tape/Dreg/D_1/b32_conv0_1/Conv2DBackpropInput': 'Dreg backward',
                      'Dmain/D_opt/Mul_3': 'Dmain optimizer', 'ema/AssignVariableOp_7': 'ema',
-                     'Gboth/D_1/Mul': 'Gboth forward', 'AssignAddVariableOp': 'other'}
+                     'Gboth/D_1/Mul': 'Gboth forward', 'AssignAddVariableOp': 'other',
+                     'Dmain/AddN_12': 'Dmain backward'}
 
 
 def test_train_step_benchmark_rejects_unknown_names():

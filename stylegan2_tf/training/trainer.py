@@ -115,7 +115,7 @@ def _nan_to_num(g: tf.Tensor) -> tf.Tensor:
 def _count_nonfinite(grads: Sequence[tf.Tensor]) -> tf.Tensor:
     """Number of tensors in ``grads`` with a NaN or inf entry (float32 scalar). Two passes over each gradient
     (is_finite, all) where counting the entries took four: on a CPU every pass over the parameters costs."""
-    return tf.add_n([tf.cast(~tf.reduce_all(tf.math.is_finite(g)), tf.float32) for g in grads])
+    return tf.add_n([tf.cast(~tf.reduce_all(tf.math.is_finite(g)), tf.float32) for g in grads], name='nonfinite')
 
 
 def _sanitize(grads: Sequence[tf.Tensor], bad: tf.Tensor) -> List[tf.Tensor]:
