@@ -296,6 +296,7 @@ def bench(name, impl, steps, batch_override=None, variants=(('fp32', 'noaug'),),
             make_G, make_D = network_factories(name, precision, num_fp16_res, impl, ds, batch)
             trainer = Trainer(tf.distribute.get_strategy(), make_G, make_D, ds, os.path.join(tmp, f'{precision}-{aug}'),
                               cfg)
+            trainer.scope_phases = profile  # op names by phase for the profile (before the step is traced)
             it = trainer.make_iterator()
             out = {'config': name, 'impl': impl, 'precision': precision, 'aug': aug,
                    'num_fp16_res': trainer.G.num_fp16_res, 'resolution': r, 'channels': ch, 'batch': batch}

@@ -29,6 +29,7 @@ groups of D), and a resumed run continues the uninterrupted one exactly when op 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -230,6 +231,10 @@ class Trainer:
         self.ckpt = CheckpointStore(self.checkpoint, os.path.join(outdir, 'checkpoints'), cfg.keep_ckpts,
                                     is_chief=self.is_chief, restore_fn=self.restore_checkpoint)
         self._step_fns: Dict[Tuple, Callable] = {}
+        # Name each phase's ops '<phase>/...' (and the EMA's 'ema/...') so that a profile can attribute them. Off by
+        # default: grappler's rewrites depend on op names, and the scopes change the step's float round-off (not
+        # its math); benchmarks/train_step.py --profile sets it before the first step is traced.
+        self.scope_phases = False
         self._consecutive_bad = 0
         self._finite_fn = None
         self._iterator, self._iterator_batch = None, None
@@ -388,7 +393,7 @@ class Trainer:
         skipped = tf.constant(0.0)
         sign_sum, sign_rows = tf.constant(0.0), 0   # ADA's statistic over every real pass of D in this step
         for phase in [p for p in self.phases if p.name in active]:
-            with tf.name_scope(phase.name):  # op names say the phase (benchmarks/train_step.py --profile)
+            with tf.name_scope(phase.name) if self.scope_phases else contextlib.nullcontext():
                 net, opt = (self.G, self.G_opt) if phase.network == 'G' else (self.D, self.D_opt)
                 scaler = self.loss_scales.get(phase.network)
                 scale = None if scaler is None else tf.convert_to_tensor(scaler.scale)
@@ -466,7 +471,7 @@ class Trainer:
             stats = strategy.run(self._replica_step, args=(reals, labels, step, lod, blur_sigma if blur else None,
                                                            active, local_batch, loss))
             stats = {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in stats.items()}
-            with tf.name_scope('ema'):
+            with tf.name_scope('ema') if self.scope_phases else contextlib.nullcontext():
                 ema_lib.update_ema(self._ema_pairs, ema_beta)
             self.step.assign_add(1)
             self.nimg.assign_add(batch_size)
