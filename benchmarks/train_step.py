@@ -19,7 +19,14 @@ speed changes while it runs (cores shared with other work), only that gives fair
 
 Configs: ``demo`` (configs/demo.flags networks, 32x32x1, batch 16), ``c128`` (32x32x3, 128 feature maps at every
 resolution, 512-d z and w, 8 mapping layers, skip G, resnet D, batch 32), ``f64`` / ``f256`` (config F at 64x64 /
-256x256, RGB, batch 4). Random data is used: the data pipeline is not what is measured.
+256x256, RGB, batch 4), ``c128_1ch`` (configs/bench-c128.flags as tools/train.py parses it: 32x32x1, 128 feature
+maps, batch 32; issue 23's comparison with stylegan2-ada-pytorch). Random data is used: the data pipeline is not what
+is measured.
+
+Every result also has ``conv_gflop_per_step`` (the convolution work of an amortized step, counted from the traced
+step graphs) and ``conv_gflop_per_sec`` (the rate the step gets through it; compare benchmarks/conv_throughput.py).
+``--profile`` adds the share of op time per op class, step part and op type over one 16-step cycle in the TF profiler
+(docs/training.md, "Speed").
 
 ``--precision``: fp32, bf16 or fp16 (comma list); a reduced precision computes the ``--num_fp16_res`` highest
 resolutions in it (default 4, StyleGAN2-ADA's: every block of these configs from 8x8 up) with conv_clamp 256, as
