@@ -37,6 +37,7 @@ measures generation (forward only).
 """
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -65,6 +66,7 @@ CONFIGS = {
 }
 
 
+@functools.lru_cache(maxsize=None)
 def flagfile_configs(flagfile: str):
     """(NetworkConfig, TrainConfig) from configs/FLAGFILE, parsed by the training CLI's own flag definitions."""
     from stylegan2_tf.cli import train as train_cli
@@ -213,6 +215,12 @@ def graph_flops(graph) -> dict:
     return out
 
 
+def amortized(per_kind: dict) -> float:
+    """Mean over one lazy-regularization cycle of a per-step figure {'main', 'greg', 'reg'}: R1 (with path length)
+    once, path length alone 3 times, 12 plain steps."""
+    return (per_kind['reg'] + 3 * per_kind['greg'] + 12 * per_kind['main']) / 16
+
+
 def step_flops(trainer, batch_data) -> dict:
     """graph_flops of the traced step variants: {'main' | 'greg' | 'reg': {...}} (the steps 1, 4, 16 run)."""
     import tensorflow as tf
@@ -344,11 +352,10 @@ def bench(name, impl, steps, batch_override=None, variants=(('fp32', 'noaug'),),
                 profiles[i] = profile_steps(cycle, os.path.join(tmp, f'profile{i}'))
         results = []
         for (trainer, _, out), t, prof, fl in zip(runs, times, profiles, flops):
-            cycle = (t['reg'] + 3 * t['greg'] + 12 * t['main']) / 16
-            conv_flop = (fl['reg']['conv'] + 3 * fl['greg']['conv'] + 12 * fl['main']['conv']) / 16
+            cycle = amortized(t)
+            conv_flop = amortized({k: v['conv'] for k, v in fl.items()})
             out.update(conv_gflop_per_step=conv_flop / 1e9, conv_gflop_per_sec=conv_flop / 1e9 / cycle,
-                       matmul_gflop_per_step=(fl['reg']['matmul'] + 3 * fl['greg']['matmul'] +
-                                              12 * fl['main']['matmul']) / 16 / 1e9)
+                       matmul_gflop_per_step=amortized({k: v['matmul'] for k, v in fl.items()}) / 1e9)
             unknown = sum(v['unknown_shape_ops'] for v in fl.values())
             if unknown:
                 out['flop_count_unknown_shape_ops'] = unknown  # the FLOP figures then undercount
