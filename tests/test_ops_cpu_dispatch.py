@@ -29,6 +29,16 @@ for dt in ("float32", "bfloat16", "float16", "float64"):
             y = ops.bias_act(x, b, act=act, clamp=clamp, impl="custom")
         out[f"bias_act/{dt}/{act}/{clamp}"] = tf.cast(y, tf.float64).numpy()
         out[f"bias_act_grad/{dt}/{act}/{clamp}"] = tf.cast(tape.gradient(y, x, dy), tf.float64).numpy()
+    s = tf.cast(rng.randn(3, 37), dt)                  # channel_scale: 99 rows of 37 channels; 2 row chunks below
+    xl = tf.cast(rng.randn(2, 33, 40, 37), dt)
+    for name, xi in (("small", x), ("chunks", xl)):
+        with tf.GradientTape() as tape:
+            tape.watch([xi, s])
+            y = ops.channel_scale(xi, s[:xi.shape[0]], impl="custom")
+        g = tape.gradient(y, [xi, s], tf.ones_like(y) * tf.cast(0.75, y.dtype) + tf.cast(xi, y.dtype))
+        out[f"channel_scale/{dt}/{name}"] = tf.cast(y, tf.float64).numpy()
+        out[f"channel_scale_dx/{dt}/{name}"] = tf.cast(g[0], tf.float64).numpy()
+        out[f"channel_scale_ds/{dt}/{name}"] = tf.cast(g[1], tf.float64).numpy()
     xn = tf.transpose(x, [0, 3, 1, 2])
     for name, kw in (("up", dict(up=2, padding=(2, 1))), ("down", dict(down=2, padding=1)),
                      ("blur", dict(padding=(2, 1))), ("updown", dict(up=2, down=2, padding=1))):
@@ -84,7 +94,7 @@ def test_every_copy_of_the_cpu_loops_gives_the_same_bits(tmp_path):
               else "avx2" if {"avx2", "fma"} <= flags else "baseline")
     loops_base, base = _run(tmp_path, "base", "baseline")
     assert loops_base == "baseline"
-    assert sorted(base) and len(base) == 4 * 5 * 2 + 4 * 4 * 2 * 2 + 4 * 2 * 2
+    assert sorted(base) and len(base) == 4 * 5 * 2 + 4 * 2 * 3 + 4 * 4 * 2 * 2 + 4 * 2 * 2
     for cap, expected in ((None, widest), ("avx2", "avx2" if widest != "baseline" else "baseline")):
         loops, got = _run(tmp_path, cap or "widest", cap)
         assert loops == expected, (cap, loops, sorted(flags & {"avx", "avx2", "fma", "avx512f", "avx512bw"}))

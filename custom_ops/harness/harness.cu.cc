@@ -33,6 +33,7 @@
 
 #include "custom_ops/cc/kernels/affine_resample.h"
 #include "custom_ops/cc/kernels/bias_act.h"
+#include "custom_ops/cc/kernels/channel_scale.h"
 #include "custom_ops/cc/kernels/filtered_lrelu.h"
 #include "custom_ops/cc/kernels/upfirdn2d.h"
 
@@ -41,6 +42,7 @@ namespace {
 using sg2::Act;
 using sg2::AffineResampleParams;
 using sg2::BiasActParams;
+using sg2::ChannelScaleParams;
 using sg2::UpFirDn2dParams;
 
 #define CUDA_CHECK(expr)                                                    \
@@ -422,6 +424,141 @@ void SmallUpFirDnCases(cudaStream_t s, std::mt19937* rng) {
   }
 }
 
+// channel_scale on [n, inner, c]: mode 0 forward (y), mode 1 gradient (dx and
+// ds, one record each). ds sums in the same fixed order on both devices.
+template <typename T>
+void RunChannelScale(cudaStream_t stream, std::mt19937* rng, int64_t n,
+                     int64_t inner, int64_t c, int mode, bool timed) {
+  using D = typename Types<T>::Dev;
+  using A = typename sg2::AccType<T>::type;
+  ChannelScaleParams p{n, inner, c};
+  const int64_t size = n * inner * c;
+  auto x = RandomVec<T>(size, rng, 2.f);
+  auto dy = RandomVec<T>(size, rng, 1.f);
+  auto sv = RandomVec<T>(n * c, rng, 1.f);
+  std::vector<T> y(size), dx(size), ds(n * c);
+  if (mode == 0) sg2::ChannelScaleCpu<T>(p, x.data(), sv.data(), y.data(), ThreadFor);
+  else sg2::ChannelScaleGradCpu<T>(p, dy.data(), x.data(), sv.data(), dx.data(), ds.data(), ThreadFor);
+  std::vector<float> y32, dx32, ds32;
+  if constexpr (kIs16Bit<T>) {
+    const auto x32 = ToFloatVec(x), dyf = ToFloatVec(dy), s32 = ToFloatVec(sv);
+    y32.resize(size); dx32.resize(size); ds32.resize(n * c);
+    if (mode == 0) sg2::ChannelScaleCpu<float>(p, x32.data(), s32.data(), y32.data(), ThreadFor);
+    else sg2::ChannelScaleGradCpu<float>(p, dyf.data(), x32.data(), s32.data(), dx32.data(), ds32.data(), ThreadFor);
+  }
+  const std::string head = "\"op\": \"channel_scale\", \"dtype\": \"" + std::string(Types<T>::kName) +
+      "\", \"shape\": " + ShapeStr({n, inner, c}) + ", \"mode\": \"" + (mode == 0 ? "forward" : "grad") + "\"";
+  struct Out { const char* name; const std::vector<T>* cpu; const std::vector<float>* f32; };
+  std::vector<Out> outs;
+  if (mode == 0) outs = {{"y", &y, &y32}};
+  else outs = {{"dx", &dx, &dx32}, {"ds", &ds, &ds32}};
+  if (g_cpu_only) {  // the CPU 16-bit functor against float32
+    for (const Out& o : outs) {
+      bool ok = true;
+      const std::string body = head + ", \"output\": \"" + o.name + "\", \"device\": \"cpu\"" +
+          F32Fields(*o.cpu, *o.f32, &ok) + ", \"pass\": " + (ok ? "true" : "false");
+      EmitRecord(body, ok);
+    }
+    return;
+  }
+  T *dxin = ToDevice(x), *ddy = ToDevice(dy), *dsv = ToDevice(sv);
+  std::vector<T> gy(size), gdx(size), gds(n * c);
+  T *dout = ToDevice(gy), *dgx = ToDevice(gdx), *dgs = ToDevice(gds);
+  A* work = nullptr;
+  CUDA_CHECK(cudaMalloc(&work, std::max<int64_t>(1, sg2::ChannelScaleWorkspaceElems(p)) * sizeof(A)));
+  auto launch = [&] {
+    int err = mode == 0
+        ? sg2::LaunchChannelScaleCuda<D>(stream, p, reinterpret_cast<const D*>(dxin),
+                                         reinterpret_cast<const D*>(dsv), reinterpret_cast<D*>(dout))
+        : sg2::LaunchChannelScaleGradCuda<D>(stream, p, reinterpret_cast<const D*>(ddy),
+                                             reinterpret_cast<const D*>(dxin),
+                                             reinterpret_cast<const D*>(dsv), reinterpret_cast<D*>(dgx),
+                                             reinterpret_cast<D*>(dgs), work);
+    if (err) { std::fprintf(stderr, "launch: %s\n", sg2::CudaErrorString(err)); std::exit(2); }
+  };
+  launch();
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+  CUDA_CHECK(cudaMemcpy(gy.data(), dout, size * sizeof(T), cudaMemcpyDeviceToHost));
+  CUDA_CHECK(cudaMemcpy(gdx.data(), dgx, size * sizeof(T), cudaMemcpyDeviceToHost));
+  CUDA_CHECK(cudaMemcpy(gds.data(), dgs, n * c * sizeof(T), cudaMemcpyDeviceToHost));
+  const std::vector<T>* gpu_of[] = {mode == 0 ? &gy : &gdx, &gds};
+  double us = -1;
+  if (timed) us = TimeUs(launch, stream);
+  for (size_t k = 0; k < outs.size(); ++k) {
+    const Out& o = outs[k];
+    Cmp cmp = Compare(*gpu_of[k], *o.cpu);
+    bool ok = cmp.ok;
+    std::string body = head + ", \"output\": \"" + o.name + "\", \"max_abs_err\": " + Num(cmp.max_abs) +
+        ", \"max_rel_err\": " + Num(cmp.max_rel) + ", \"ref_scale\": " + Num(cmp.scale) +
+        F32Fields(*gpu_of[k], *o.f32, &ok) + ", \"pass\": " + (ok ? "true" : "false");
+    if (timed && k == 0) {
+      const double bytes = (mode == 0 ? 2.0 : 3.0) * size * sizeof(T);
+      body += ", \"gpu_us\": " + Num(us) + ", \"gbps\": " + Num(bytes / us / 1e3);
+    }
+    EmitRecord(body, ok);
+  }
+  cudaFree(dxin); cudaFree(ddy); cudaFree(dsv); cudaFree(dout); cudaFree(dgx); cudaFree(dgs); cudaFree(work);
+}
+
+// channel_sum over [rows, c] (bias gradients): GPU against the CPU functor,
+// 16-bit against float32 on the same rounded inputs.
+template <typename T>
+void RunChannelSum(cudaStream_t stream, std::mt19937* rng, int64_t rows, int64_t c, bool timed) {
+  using D = typename Types<T>::Dev;
+  using A = typename sg2::AccType<T>::type;
+  auto x = RandomVec<T>(rows * c, rng, 1.f);
+  std::vector<T> ref(c), out(c);
+  sg2::ChannelSumCpu<T>(rows, c, x.data(), ref.data(), ThreadFor);
+  std::vector<float> ref32;
+  if constexpr (kIs16Bit<T>) {
+    const auto x32 = ToFloatVec(x);
+    ref32.resize(c);
+    sg2::ChannelSumCpu<float>(rows, c, x32.data(), ref32.data(), ThreadFor);
+  }
+  std::string body = "\"op\": \"channel_sum\", \"dtype\": \"" + std::string(Types<T>::kName) +
+      "\", \"shape\": " + ShapeStr({rows, c});
+  if (g_cpu_only) {
+    bool ok = true;
+    body += ", \"device\": \"cpu\"" + F32Fields(ref, ref32, &ok) + ", \"pass\": " + (ok ? "true" : "false");
+    EmitRecord(body, ok);
+    return;
+  }
+  T *dxin = ToDevice(x), *dout = ToDevice(out);
+  A* work = nullptr;
+  CUDA_CHECK(cudaMalloc(&work, std::max<int64_t>(1, sg2::ChannelSumWorkspaceElems(rows, c)) * sizeof(A)));
+  auto launch = [&] {
+    int err = sg2::LaunchChannelSumCuda<D>(stream, rows, c, reinterpret_cast<const D*>(dxin),
+                                          reinterpret_cast<D*>(dout), work);
+    if (err) { std::fprintf(stderr, "launch: %s\n", sg2::CudaErrorString(err)); std::exit(2); }
+  };
+  launch();
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+  CUDA_CHECK(cudaMemcpy(out.data(), dout, c * sizeof(T), cudaMemcpyDeviceToHost));
+  Cmp cmp = Compare(out, ref);
+  bool ok = cmp.ok;
+  body += ", \"max_abs_err\": " + Num(cmp.max_abs) + ", \"max_rel_err\": " + Num(cmp.max_rel) +
+      ", \"ref_scale\": " + Num(cmp.scale) + F32Fields(out, ref32, &ok) + ", \"pass\": " + (ok ? "true" : "false");
+  if (timed) {
+    const double us = TimeUs(launch, stream);
+    body += ", \"gpu_us\": " + Num(us) + ", \"gbps\": " + Num(rows * c * sizeof(T) / us / 1e3);
+  }
+  EmitRecord(body, ok);
+  cudaFree(dxin); cudaFree(dout); cudaFree(work);
+}
+
+template <typename T>
+void SmallChannelScaleCases(cudaStream_t s, std::mt19937* rng) {
+  for (int mode = 0; mode < 2; ++mode) {
+    RunChannelScale<T>(s, rng, 3, 35, 130, mode, false);   // 64-channel tiles and a tail of 2
+    RunChannelScale<T>(s, rng, 2, 1320, 3, mode, false);   // two row chunks per sample
+    RunChannelScale<T>(s, rng, 4, 1, 70, mode, false);
+    RunChannelScale<T>(s, rng, 2, 0, 5, mode, false);      // no rows: ds = 0
+  }
+  RunChannelSum<T>(s, rng, 3000, 130, false);             // 3 row chunks, 3 tiles
+  RunChannelSum<T>(s, rng, 7, 1, false);
+  RunChannelSum<T>(s, rng, 0, 4, false);                  // no rows: 0
+}
+
 template <typename T>
 void SmallBiasActCases(cudaStream_t s, std::mt19937* rng) {
   for (int a = 0; a < 9; ++a) {
@@ -442,6 +579,8 @@ void TimedHalfCases(cudaStream_t s, std::mt19937* rng) {
   RunBiasAct<T>(s, rng, {8, 64, 64, 256}, 3, true, Act::kLrelu, 0.2f, g, -1.f, 0, true);
   RunBiasAct<T>(s, rng, {8, 64, 64, 256}, 3, true, Act::kLrelu, 0.2f, g, -1.f, 1, true);
   RunUpFirDn<T>(s, rng, 8, 256, 32, 32, 4, 4, 2, 2, 1, 1, 2, 1, 2, 1, false, true, "up2x_4x4");
+  RunChannelScale<T>(s, rng, 32, 64 * 64, 256, 1, true);
+  RunChannelSum<T>(s, rng, 32 * 64 * 64, 256, true);
   RunUpFirDn<T>(s, rng, 8, 256, 64, 64, 4, 4, 1, 1, 2, 2, 1, 1, 1, 1, false, true, "down2x_4x4");
 }
 
@@ -913,6 +1052,8 @@ int main(int argc, char** argv) {
     std::printf("{\n  \"device\": \"cpu\",\n  \"mode\": \"cpu_only\",\n  \"cases\": [\n");
     SmallBiasActCases<__half>(none, &rng);
     SmallBiasActCases<sg2::BFloat16>(none, &rng);
+    SmallChannelScaleCases<__half>(none, &rng);
+    SmallChannelScaleCases<sg2::BFloat16>(none, &rng);
     SmallUpFirDnCases<__half>(none, &rng);
     SmallUpFirDnCases<sg2::BFloat16>(none, &rng);
     SmallAffineCases(none, &rng);
@@ -935,6 +1076,10 @@ int main(int argc, char** argv) {
   SmallBiasActCases<double>(s, &rng);
   SmallBiasActCases<__half>(s, &rng);
   SmallBiasActCases<sg2::BFloat16>(s, &rng);
+  SmallChannelScaleCases<float>(s, &rng);
+  SmallChannelScaleCases<double>(s, &rng);
+  SmallChannelScaleCases<__half>(s, &rng);
+  SmallChannelScaleCases<sg2::BFloat16>(s, &rng);
   SmallUpFirDnCases<float>(s, &rng);
   SmallUpFirDnCases<double>(s, &rng);
   SmallUpFirDnCases<__half>(s, &rng);
@@ -955,6 +1100,9 @@ int main(int argc, char** argv) {
   const float g = std::sqrt(2.f);
   RunBiasAct<float>(s, &rng, {8, 64, 64, 256}, 3, true, Act::kLrelu, 0.2f, g, -1.f, 0, true);
   RunBiasAct<float>(s, &rng, {8, 64, 64, 256}, 3, true, Act::kLrelu, 0.2f, g, -1.f, 1, true);
+  RunChannelScale<float>(s, &rng, 32, 64 * 64, 256, 0, true);
+  RunChannelScale<float>(s, &rng, 32, 64 * 64, 256, 1, true);
+  RunChannelSum<float>(s, &rng, 32 * 64 * 64, 256, true);
   RunBiasAct<float>(s, &rng, {8, 64, 64, 256}, 3, true, Act::kLrelu, 0.2f, g, 256.f, 0, true);
   RunBiasAct<float>(s, &rng, {8, 256, 64, 64}, 1, true, Act::kLrelu, 0.2f, g, -1.f, 0, true);
   for (bool nchw : {false, true}) {

@@ -20,6 +20,7 @@ mkdir -p "$(dirname "$HARNESS_BIN")"
 "$NVCC" -x cu -std=c++17 -O3 -arch="$ARCH" -I"$ROOT" \
   "$HERE/harness.cu.cc" \
   "$ROOT/custom_ops/cc/kernels/bias_act_kernels.cu.cc" \
+  "$ROOT/custom_ops/cc/kernels/channel_scale_kernels.cu.cc" \
   "$ROOT/custom_ops/cc/kernels/upfirdn2d_kernels.cu.cc" \
   "$ROOT/custom_ops/cc/kernels/affine_resample_kernels.cu.cc" \
   "$ROOT/custom_ops/cc/kernels/filtered_lrelu_kernels.cu.cc" \
