@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from stylegan2_tf.networks.channels import check_resample_kernel
 from stylegan2_tf.networks.precision import as_compute, cast
-from stylegan2_tf.ops import bias_act, conv2d_resample, setup_filter
+from stylegan2_tf.ops import bias_act, channel_scale, conv2d_resample, setup_filter
 
 IMPLS = ("auto", "ref", "custom")
 FUSED_MODES = ("auto", True, False)
@@ -272,10 +272,11 @@ class ModulatedConv2D(keras.layers.Layer):
             ho, wo = tf.shape(y)[1], tf.shape(y)[2]
             y = tf.reshape(y, [ho, wo, n, self.filters])
             return tf.transpose(y, [2, 0, 1, 3])
-        x = x * cast(s, x.dtype)[:, tf.newaxis, tf.newaxis, :]
+        # x * s and y * d as one op each whose gradient reads dy and x once (the same numbers as broadcasting Muls).
+        x = channel_scale(x, cast(s, x.dtype), impl=self.impl)
         y = conv2d_resample(x, weight, self.filter, up=2 if self.up else 1, impl=self.impl)
         if d is not None:
-            y = y * cast(d, y.dtype)[:, tf.newaxis, tf.newaxis, :]
+            y = channel_scale(y, cast(d, y.dtype), impl=self.impl)
         return y
 
     def get_config(self):

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from stylegan2_tf.ops import _dtypes, _library
+from stylegan2_tf.ops.channel_scale import channel_sum
 
 SELU_SCALE = 1.0507009873554805
 SELU_ALPHA = 1.6732632423543772
@@ -180,6 +181,8 @@ def _call_grad_op(dy, x, b, p: _Params, order: int) -> tf.Tensor:
 def _reduce_to_bias(t: tf.Tensor, b: tf.Tensor, axis: int) -> tf.Tensor:
     if b.shape.rank == 1 and b.shape[0] == 0:
         return tf.zeros_like(b)
+    if axis == t.shape.rank - 1:  # channels last: one pass of the compiled sum instead of Cast + Sum
+        return tf.cast(channel_sum(t, impl="custom"), b.dtype)
     axes = [i for i in range(t.shape.rank) if i != axis]
     # Half types: sum in float32 (as the kernels accumulate) whatever the device's reduction does.
     acc = _dtypes.compute_dtype(t.dtype)
