@@ -11,7 +11,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <type_traits>
 #include <vector>
 
@@ -87,159 +86,41 @@ struct CpuPlan {
 };
 
 // NHWC: one work unit = one output row (n, oy); the innermost loop runs over
-// contiguous channels. For float and bfloat16 the channels go in tiles of 64
-// whose float accumulators stay in four 16-lane vector registers across all
-// taps of an output pixel (one store per pixel and tile instead of a load and
-// a store per tap). Every channel still adds its taps in the same order (rows,
-// then columns) with separately rounded multiplies and adds, so the tiling
-// changes no result. Units [u0, u1).
-constexpr int64_t kUfdTile = 64;
-
-#if defined(__GNUC__) && !defined(__CUDACC__)
-#define SG2_UFD_VECTOR_TILES 1
-typedef float UfdF16 __attribute__((vector_size(64)));
-typedef uint32_t UfdU16 __attribute__((vector_size(64)));
-typedef uint16_t UfdH16 __attribute__((vector_size(32)));
-
-template <typename T>
-struct UfdVectorTile : std::false_type {};
-template <>
-struct UfdVectorTile<float> : std::true_type {};
-template <>
-struct UfdVectorTile<BFloat16> : std::true_type {};
-
-// 16 consecutive elements widened to float (exact), and back (float: as is;
-// bfloat16: BFloat16::RoundBits on every lane).
-SG2_ALWAYS_INLINE UfdF16 UfdLoad16(const float* p) {
-  UfdF16 v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-SG2_ALWAYS_INLINE UfdF16 UfdLoad16(const BFloat16* p) {
-  UfdH16 h;
-  std::memcpy(&h, p, sizeof(h));
-  const UfdU16 u = __builtin_convertvector(h, UfdU16) << 16;
-  UfdF16 v;
-  std::memcpy(&v, &u, sizeof(v));
-  return v;
-}
-SG2_ALWAYS_INLINE void UfdStore16(float* p, UfdF16 v) {
-  std::memcpy(p, &v, sizeof(v));
-}
-SG2_ALWAYS_INLINE void UfdStore16(BFloat16* p, UfdF16 v) {
-  UfdU16 u;
-  std::memcpy(&u, &v, sizeof(u));
-  const UfdU16 rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
-  const UfdU16 quiet = (u >> 16) | 0x40u;
-  const UfdU16 bits = (u & 0x7FFFFFFFu) > 0x7F800000u ? quiet : rounded;
-  const UfdH16 h = __builtin_convertvector(bits, UfdH16);
-  std::memcpy(p, &h, sizeof(h));
-}
-
-// One output pixel, channels [cb, cb + 64): rows[j] is input row
-// plan.rows.i[r0 + j] as float (the input itself for float, a converted copy
-// for bfloat16, so each input element is widened once per unit, not per tap).
-template <typename T>
-SG2_ALWAYS_INLINE void UpFirDn2dVectorTile(const CpuPlan<float>& plan,
-                                           const float* const* rows, int64_t cb,
-                                           T* yp, int64_t C, int fw, int32_t r0,
-                                           int32_t rn, int32_t c0, int32_t cn) {
-  UfdF16 a0 = {}, a1 = {}, a2 = {}, a3 = {};
-  for (int32_t r = r0; r < r0 + rn; ++r) {
-    const float* xr = rows[r - r0] + cb;
-    const float* fr = plan.filter.data() + static_cast<int64_t>(plan.rows.k[r]) * fw;
-    for (int32_t q = c0; q < c0 + cn; ++q) {
-      const float wt = fr[plan.cols.k[q]];
-      const float* xp = xr + plan.cols.i[q] * C;
-      a0 += wt * UfdLoad16(xp);
-      a1 += wt * UfdLoad16(xp + 16);
-      a2 += wt * UfdLoad16(xp + 32);
-      a3 += wt * UfdLoad16(xp + 48);
-    }
-  }
-  UfdStore16(yp + cb, a0);
-  UfdStore16(yp + cb + 16, a1);
-  UfdStore16(yp + cb + 32, a2);
-  UfdStore16(yp + cb + 48, a3);
-}
-
-// The input rows of output row oy as float pointers (see UpFirDn2dVectorTile);
-// scratch holds fh rows of W * C floats.
-SG2_ALWAYS_INLINE void UfdFloatRows(const CpuPlan<float>& plan, const float* xn,
-                                    int64_t WC, int32_t r0, int32_t rn,
-                                    float* /*scratch*/, const float** rows) {
-  for (int32_t j = 0; j < rn; ++j) rows[j] = xn + plan.rows.i[r0 + j] * WC;
-}
-SG2_ALWAYS_INLINE void UfdFloatRows(const CpuPlan<float>& plan,
-                                    const BFloat16* xn, int64_t WC, int32_t r0,
-                                    int32_t rn, float* scratch,
-                                    const float** rows) {
-  for (int32_t j = 0; j < rn; ++j) {
-    const BFloat16* src = xn + plan.rows.i[r0 + j] * WC;
-    float* dst = scratch + j * WC;
-    int64_t i = 0;
-    for (; i + 16 <= WC; i += 16) UfdStore16(dst + i, UfdLoad16(src + i));
-    for (; i < WC; ++i) dst[i] = static_cast<float>(src[i]);
-    rows[j] = dst;
-  }
-}
-#else
-#define SG2_UFD_VECTOR_TILES 0
-#endif
-
-// One output pixel, `width` channels, accumulators in memory (any type).
-template <typename T>
-SG2_ALWAYS_INLINE void UpFirDn2dScalarTile(
-    const CpuPlan<typename AccType<T>::type>& plan, const T* xn, T* yp,
-    int64_t W, int64_t C, int fw, int64_t width, int32_t r0, int32_t rn,
-    int32_t c0, int32_t cn, typename AccType<T>::type* __restrict acc) {
-  using A = typename AccType<T>::type;
-  for (int64_t c = 0; c < width; ++c) acc[c] = A(0);
-  for (int32_t r = r0; r < r0 + rn; ++r) {
-    const T* xr = xn + plan.rows.i[r] * W * C;
-    const A* fr = plan.filter.data() + static_cast<int64_t>(plan.rows.k[r]) * fw;
-    for (int32_t q = c0; q < c0 + cn; ++q) {
-      const A wt = fr[plan.cols.k[q]];
-      const T* __restrict xp = xr + plan.cols.i[q] * C;
-      for (int64_t c = 0; c < width; ++c) acc[c] += wt * static_cast<A>(xp[c]);
-    }
-  }
-  for (int64_t c = 0; c < width; ++c) yp[c] = static_cast<T>(acc[c]);
-}
-
+// contiguous channels and vectorizes. Units [u0, u1); buf: C accumulators for
+// the 16-bit types (unused for float/double, which accumulate in place).
 template <typename T>
 SG2_ALWAYS_INLINE void UpFirDn2dRowsNHWC(
     const UpFirDn2dParams& p, const CpuPlan<typename AccType<T>::type>& plan,
-    const T* x, T* y, typename AccType<T>::type* acc, float* scratch,
-    int64_t u0, int64_t u1) {
+    const T* x, T* y, typename AccType<T>::type* buf, int64_t u0, int64_t u1) {
+  using A = typename AccType<T>::type;
   const int64_t C = p.channels, H = p.in_h, W = p.in_w;
   const int64_t OH = p.out_h, OW = p.out_w;
   for (int64_t u = u0; u < u1; ++u) {
     const int64_t n = u / OH, oy = u % OH;
     const T* xn = x + n * H * W * C;
     const int32_t r0 = plan.rows.start[oy], rn = plan.rows.count[oy];
-#if SG2_UFD_VECTOR_TILES
-    // rn <= fh; filters taller than 64 taps take the scalar tiles.
-    const bool vector_tiles = UfdVectorTile<T>::value && C >= kUfdTile && p.fh <= 64;
-    const float* rows[64];
-    if constexpr (UfdVectorTile<T>::value) {
-      if (vector_tiles) UfdFloatRows(plan, xn, W * C, r0, rn, scratch, rows);
-    }
-#endif
     for (int64_t ox = 0; ox < OW; ++ox) {
       T* yp = y + ((n * OH + oy) * OW + ox) * C;
+      A* __restrict acc;
+      if constexpr (std::is_same<T, A>::value) {
+        acc = yp;  // accumulate in place: no extra copy for float/double
+      } else {
+        acc = buf;
+      }
+      for (int64_t c = 0; c < C; ++c) acc[c] = A(0);
       const int32_t c0 = plan.cols.start[ox], cn = plan.cols.count[ox];
-      int64_t cb = 0;
-#if SG2_UFD_VECTOR_TILES
-      if constexpr (UfdVectorTile<T>::value) {
-        for (; vector_tiles && cb + kUfdTile <= C; cb += kUfdTile) {
-          UpFirDn2dVectorTile<T>(plan, rows, cb, yp, C, p.fw, r0, rn, c0, cn);
+      for (int32_t r = r0; r < r0 + rn; ++r) {
+        const T* xr = xn + plan.rows.i[r] * W * C;
+        const A* fr =
+            plan.filter.data() + static_cast<int64_t>(plan.rows.k[r]) * p.fw;
+        for (int32_t q = c0; q < c0 + cn; ++q) {
+          const A w = fr[plan.cols.k[q]];
+          const T* __restrict xp = xr + plan.cols.i[q] * C;
+          for (int64_t c = 0; c < C; ++c) acc[c] += w * static_cast<A>(xp[c]);
         }
       }
-#endif
-      if (cb < C) {
-        UpFirDn2dScalarTile<T>(plan, xn + cb, yp + cb, W, C, p.fw, C - cb, r0,
-                               rn, c0, cn, acc);
+      if constexpr (!std::is_same<T, A>::value) {
+        for (int64_t c = 0; c < C; ++c) yp[c] = static_cast<T>(acc[c]);
       }
     }
   }
@@ -302,9 +183,9 @@ SG2_ALWAYS_INLINE void UpFirDn2dRowsNCHW(
 SG2_CPU_LOOP_COPIES(UpFirDn2dRowsNHWC, (typename T), (T),
                     (const UpFirDn2dParams& p,
                      const CpuPlan<typename AccType<T>::type>& plan, const T* x,
-                     T* y, typename AccType<T>::type* acc, float* scratch,
-                     int64_t u0, int64_t u1),
-                    (p, plan, x, y, acc, scratch, u0, u1))
+                     T* y, typename AccType<T>::type* buf, int64_t u0,
+                     int64_t u1),
+                    (p, plan, x, y, buf, u0, u1))
 SG2_CPU_LOOP_COPIES(UpFirDn2dRowsNCHW, (typename T), (T),
                     (const UpFirDn2dParams& p,
                      const CpuPlan<typename AccType<T>::type>& plan, const T* x,
@@ -319,12 +200,9 @@ void UpFirDn2dCpuNHWC(const UpFirDn2dParams& p, const T* x, const T* f,
   const CpuPlan<A> plan(p, f);
   const int64_t cost = p.out_w * p.channels * (2 * plan.taps + 1);
   parallel_for(p.batch * p.out_h, cost, [&](int64_t u0, int64_t u1) {
-    std::vector<A> acc(static_cast<size_t>(p.channels));  // the scalar tiles'
-    std::vector<float> scratch;  // bfloat16 vector tiles: the rows as float
-    if (std::is_same<T, BFloat16>::value && p.channels >= kUfdTile && p.fh <= 64) {
-      scratch.resize(static_cast<size_t>(p.fh) * p.in_w * p.channels);
-    }
-    UpFirDn2dRowsNHWCBest<T>(p, plan, x, y, acc.data(), scratch.data(), u0, u1);
+    std::vector<A> buf;
+    if (!std::is_same<T, A>::value) buf.resize(p.channels);
+    UpFirDn2dRowsNHWCBest<T>(p, plan, x, y, buf.data(), u0, u1);
   });
 }
 
