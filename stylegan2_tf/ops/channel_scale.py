@@ -27,7 +27,7 @@ def _check(x: tf.Tensor, s: tf.Tensor) -> None:
         raise ValueError(f"channel_scale needs x of rank >= 2 ([N, ..., C]), got shape {x.shape}")
     if s.shape.rank != 2:
         raise ValueError(f"channel_scale needs s of shape [N, C], got shape {s.shape}")
-    for i, (a, b, what) in enumerate(((x.shape[0], s.shape[0], "batch"), (x.shape[-1], s.shape[1], "channels"))):
+    for a, b, what in ((x.shape[0], s.shape[0], "batch"), (x.shape[-1], s.shape[1], "channels")):
         if a is not None and b is not None and a != b:
             raise ValueError(f"channel_scale: x has {a} {what} but s has {b} (x {x.shape}, s {s.shape})")
 

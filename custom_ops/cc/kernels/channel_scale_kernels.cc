@@ -39,6 +39,22 @@ absl::Status ShapeParams(const Tensor& x, const Tensor& s,
   return absl::OkStatus();
 }
 
+#if GOOGLE_CUDA
+// The float32 (for the 16-bit types) partial sums that the CUDA reductions
+// add in their fixed order; at least one element so the pointer is valid.
+template <typename T>
+absl::Status AllocateCudaWorkspace(OpKernelContext* ctx, int64_t elems,
+                                   Tensor* work,
+                                   typename AccType<T>::type** data) {
+  using A = typename AccType<T>::type;
+  TF_RETURN_IF_ERROR(ctx->allocate_temp(
+      tensorflow::DataTypeToEnum<A>::value,
+      tensorflow::TensorShape({elems > 0 ? elems : 1}), work));
+  *data = work->flat<A>().data();
+  return absl::OkStatus();
+}
+#endif
+
 template <typename Device, typename T>
 class ChannelScaleOp : public OpKernel {
  public:
@@ -100,14 +116,10 @@ class ChannelScaleGradOp : public OpKernel {
                           AsCpu(dsp), TfParallelFor(ctx));
     } else {
 #if GOOGLE_CUDA
-      using A = typename AccType<T>::type;
       Tensor work;
-      const int64_t elems = ChannelScaleWorkspaceElems(p);
-      OP_REQUIRES_OK(ctx, ctx->allocate_temp(
-                              tensorflow::DataTypeToEnum<A>::value,
-                              tensorflow::TensorShape({elems > 0 ? elems : 1}),
-                              &work));
-      A* wp = work.flat<A>().data();
+      typename AccType<T>::type* wp = nullptr;
+      OP_REQUIRES_OK(ctx, AllocateCudaWorkspace<T>(
+                              ctx, ChannelScaleWorkspaceElems(p), &work, &wp));
       RunOnCudaStream(ctx, "Sg2ChannelScaleGrad", [&](cudaStream_t stream) {
         return LaunchChannelScaleGradCuda(stream, p, AsLauncher(dyp),
                                           AsLauncher(xp), AsLauncher(sp),
@@ -139,14 +151,10 @@ class ChannelSumOp : public OpKernel {
       ChannelSumCpu(rows, C, AsCpu(xp), AsCpu(sp), TfParallelFor(ctx));
     } else {
 #if GOOGLE_CUDA
-      using A = typename AccType<T>::type;
       Tensor work;
-      const int64_t elems = ChannelSumWorkspaceElems(rows, C);
-      OP_REQUIRES_OK(ctx, ctx->allocate_temp(
-                              tensorflow::DataTypeToEnum<A>::value,
-                              tensorflow::TensorShape({elems > 0 ? elems : 1}),
-                              &work));
-      A* wp = work.flat<A>().data();
+      typename AccType<T>::type* wp = nullptr;
+      OP_REQUIRES_OK(ctx, AllocateCudaWorkspace<T>(
+                              ctx, ChannelSumWorkspaceElems(rows, C), &work, &wp));
       RunOnCudaStream(ctx, "Sg2ChannelSum", [&](cudaStream_t stream) {
         return LaunchChannelSumCuda(stream, rows, C, AsLauncher(xp),
                                     AsLauncher(sp), wp);
