@@ -278,3 +278,75 @@ def test_half_bias_dtype_follows_input():
         assert tape.gradient(y, b).dtype == bdt
         b16 = tf.cast(tf.cast(b, tf.bfloat16), tf.float32)  # the bias rounded to bfloat16, then one output rounding
         np.testing.assert_array_equal(f64(y), f64(tf.cast(tf.cast(x, tf.float32) + b16, tf.bfloat16)))
+
+
+
+def _bf16_special_inputs(rng, shape):
+    """bfloat16 values around an output rounding's edge cases, scattered through normal ones: float denormals, +-inf,
+    NaN, values whose product with the gain overflows, exact ties of the bfloat16 rounding, and signed zeros."""
+    x = rng.standard_normal(shape).astype(np.float32)
+    specials = np.array([1e-39, -5e-40, 3e-39, -1.2e-38, 2 ** -133, np.inf, -np.inf, np.nan, 3.3e38, -3.3e38,
+                         1.0 + 2 ** -8, 1.0 + 3 * 2 ** -8, 0.0, -0.0], np.float32)
+    flat = x.reshape(-1)
+    idx = rng.choice(flat.size, size=flat.size // 5, replace=False)
+    flat[idx] = specials[np.arange(idx.size) % specials.size]
+    return tf.cast(tf.constant(x), tf.bfloat16)
+
+
+def _assert_same_bits(got, want):
+    """Bit equality of two bfloat16 tensors, except that NaN payloads may differ and -0 equals +0 (the reference's
+    lrelu gradient adds tf.where's two branches, and +0 + -0 is +0)."""
+    nan = np.isnan(f64(want))
+    np.testing.assert_array_equal(np.isnan(f64(got)), nan)
+    g, w = (np.where(t == 0x8000, 0, t)[~nan] for t in (tf.bitcast(v, tf.uint16).numpy() for v in (got, want)))
+    np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("act,gain,clamp", [("linear", 0.3, None), ("lrelu", None, None), ("lrelu", None, 256.0)])
+def test_bfloat16_edge_values_bit_identical_to_reference(needs_custom_ops, act, gain, clamp):
+    """The compiled op stages float32 results and narrows them to bfloat16 in vector loops (with AVX512-BF16's
+    instruction where the CPU has it). Forward and gradient must keep every bit of the reference (float32 TF ops and
+    TF's cast) on ties, overflow, infinities, NaN and denormals. 64 channels: whole vectors of 16 and the scalar tail
+    path. (TF's CPU threads flush denormals to zero, in both implementations alike; the narrowing of denormals
+    themselves is tested below.)"""
+    rng = np.random.default_rng(5)
+    x = _bf16_special_inputs(rng, [6, 5, 64])
+    dy = _bf16_special_inputs(rng, [6, 5, 64])
+    b = tf.cast(tf.constant(np.where(np.arange(64) % 3 == 0, 0.0, rng.standard_normal(64)), tf.float32), tf.bfloat16)
+    out = {}
+    for impl in ("custom", "ref"):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = bias_act(x, b, act=act, gain=gain, clamp=clamp, impl=impl)
+        out[impl] = (y, tape.gradient(y, x, dy))
+    for got, want in zip(out["custom"], out["ref"]):
+        _assert_same_bits(got, want)
+
+
+def test_bfloat16_narrowing_keeps_denormals_nan_and_ties(needs_custom_ops):
+    """NarrowToBFloat16 (custom_ops/cc/kernels/sg2_common.h), which every bfloat16 element loop of the ops ends in,
+    called through the library's C entry point on a thread that does not flush denormals. Its vector path converts
+    with VCVTNEPS2BF16 where the CPU has it, which flushes denormals to zero, so vectors holding one must take the
+    scalar path. Checked against the float32 -> bfloat16 conversion of ml_dtypes (numpy's bfloat16), which rounds to
+    nearest even and keeps denormals; NaN must stay NaN."""
+    import ctypes
+    from stylegan2_tf.ops import _library
+    lib = ctypes.CDLL(_library.library_path())
+    fn = lib.Sg2NarrowToBFloat16
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]
+    rng = np.random.default_rng(3)
+    bits = rng.integers(0, 2 ** 32, size=4099, dtype=np.uint64).astype(np.uint32)  # every exponent, 4099: a tail
+    src = bits.view(np.float32).copy()
+    src[:64] = np.array([1e-39, -5e-40, 1.17e-38, 1.1754942e-38, 2 ** -149, -(2 ** -149), 3.4028235e38, -3.4028235e38,
+                         np.inf, -np.inf, np.nan, 1.0 + 2 ** -8, 1.0 + 3 * 2 ** -8, -(1.0 + 2 ** -8), 0.0, -0.0] * 4,
+                        np.float32)
+    src[100:116] = rng.standard_normal(16).astype(np.float32)  # one whole vector without specials
+    src[130] = 1e-40                                             # one denormal among 15 normal values
+    dst = np.zeros(src.size, np.uint16)
+    fn(src.ctypes.data, dst.ctypes.data, src.size)
+    with np.errstate(invalid="ignore"):
+        want = src.astype(tf.bfloat16.as_numpy_dtype)
+    nan = np.isnan(src)
+    assert nan.any() and (np.abs(src[~nan]) < 1.1754944e-38).sum() > 8
+    np.testing.assert_array_equal(np.isnan(dst.view(tf.bfloat16.as_numpy_dtype).astype(np.float32)), nan)
+    np.testing.assert_array_equal(dst[~nan], want.view(np.uint16)[~nan])

@@ -1,6 +1,7 @@
 """The compiled CPU loops exist three times (AVX baseline, AVX2+FMA, AVX-512), chosen at run time: see
-SG2_CPU_DISPATCH in custom_ops/cc/kernels/sg2_common.h. All copies must give bit-identical outputs and gradients, and
-the widest copy the CPU supports must be the one that runs (AVX-512 on this project's Xeons)."""
+SG2_CPU_DISPATCH in custom_ops/cc/kernels/sg2_common.h. A fourth level, avx512bf16, runs the AVX-512 copy and narrows
+float results to bfloat16 with AVX512-BF16's conversion instruction. All levels must give bit-identical outputs and
+gradients, and the widest one the CPU supports must be the one that runs (avx512bf16 on this project's Xeons)."""
 import json
 import os
 import subprocess
@@ -90,14 +91,21 @@ def test_every_copy_of_the_cpu_loops_gives_the_same_bits(tmp_path):
     if not ops.custom_ops_available():
         pytest.fail(f"the compiled ops are required here: {ops.load_error()}")
     flags = _cpu_flags()
-    widest = ("avx512" if {"avx2", "fma", "avx512f", "avx512bw", "avx512vl"} <= flags
-              else "avx2" if {"avx2", "fma"} <= flags else "baseline")
+    levels = ["baseline"]
+    if {"avx2", "fma"} <= flags:
+        levels.append("avx2")
+        if {"avx512f", "avx512bw", "avx512vl"} <= flags:
+            levels.append("avx512")
+            if {"avx512dq", "avx512_bf16"} <= flags:
+                levels.append("avx512bf16")
     loops_base, base = _run(tmp_path, "base", "baseline")
     assert loops_base == "baseline"
     assert sorted(base) and len(base) == 4 * 5 * 2 + 4 * 2 * 3 + 4 * 4 * 2 * 2 + 4 * 2 * 2
-    for cap, expected in ((None, widest), ("avx2", "avx2" if widest != "baseline" else "baseline")):
+    # The widest level (no cap), then each level below it as a cap: every level this CPU has runs once.
+    for cap, expected in [(None, levels[-1])] + [(lv, lv) for lv in levels[1:-1]]:
         loops, got = _run(tmp_path, cap or "widest", cap)
-        assert loops == expected, (cap, loops, sorted(flags & {"avx", "avx2", "fma", "avx512f", "avx512bw"}))
+        assert loops == expected, (cap, loops, sorted(flags & {"avx", "avx2", "fma", "avx512f", "avx512bw",
+                                                               "avx512dq", "avx512_bf16"}))
         assert sorted(got) == sorted(base)
         differing = {k: float(np.max(np.abs(got[k] - base[k]))) for k in got
                      if not np.array_equal(got[k], base[k], equal_nan=True)}

@@ -10,7 +10,7 @@
     filtered_lrelu                       bias, upsampling FIR, leaky ReLU, clamp, downsampling FIR (StyleGAN3)
     upsample_conv2d, conv_downsample2d, grouped_upsample_conv2d   its fused forms
     custom_ops_available()               whether the compiled library loads
-    cpu_loops()                          which copy of the compiled CPU loops runs ('avx512', 'avx2', 'baseline')
+    cpu_loops()                          which copy of the compiled CPU loops runs ('avx512bf16', 'avx512', 'avx2', 'baseline')
 
 Every op takes impl='auto' | 'custom' | 'ref'.
 """

@@ -71,8 +71,9 @@ def load_error() -> Optional[str]:
 
 
 def cpu_loops() -> Optional[str]:
-    """Which copy of the compiled CPU loops runs here: 'avx512' (the CPU has AVX-512 F/BW/VL), 'avx2' (AVX2 and FMA)
-    or 'baseline' (AVX); None without the library. SG2_CPU_LOOPS=baseline|avx2 in the environment caps the choice.
+    """Which copy of the compiled CPU loops runs here: 'avx512bf16' (the AVX-512 copy, and bfloat16 results narrowed
+    with AVX512-BF16's conversion instruction), 'avx512' (the CPU has AVX-512 F/BW/VL), 'avx2' (AVX2 and FMA) or
+    'baseline' (AVX); None without the library. SG2_CPU_LOOPS=baseline|avx2|avx512 in the environment caps the choice.
     All copies give identical numbers."""
     path = library_path()
     if path is None:

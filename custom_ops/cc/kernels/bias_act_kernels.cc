@@ -165,3 +165,11 @@ SG2_FOR_EACH_KERNEL(SG2_REGISTER)
 extern "C" __attribute__((visibility("default"))) const char* Sg2CpuLoops() {
   return sg2::CpuLoopsName(sg2::CpuLoopsHere());
 }
+
+// dst = sg2::NarrowToBFloat16(src) on the calling thread, for the tests of the
+// narrowing itself: TF's op threads flush denormals to zero, so inside an op
+// the denormal path of the vector conversion cannot be reached.
+extern "C" __attribute__((visibility("default"))) void Sg2NarrowToBFloat16(
+    const float* src, uint16_t* dst, int64_t n) {
+  sg2::NarrowToBFloat16(src, reinterpret_cast<sg2::BFloat16*>(dst), n);
+}

@@ -22,6 +22,7 @@
 #define STYLEGAN2_TF_CUSTOM_OPS_KERNELS_CHANNEL_SCALE_H_
 
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "custom_ops/cc/kernels/sg2_common.h"
@@ -51,8 +52,20 @@ SG2_ALWAYS_INLINE void ChannelScaleRows(const T* __restrict x,
   for (int64_t r = 0; r < rows; ++r) {
     const T* __restrict xr = x + r * C;
     T* __restrict yr = y + r * C;
-    for (int64_t c = 0; c < C; ++c) {
-      yr[c] = static_cast<T>(static_cast<A>(xr[c]) * static_cast<A>(s[c]));
+    if constexpr (std::is_same<T, BFloat16>::value) {
+      // Products staged in float and narrowed by NarrowToBFloat16 (same bits).
+      float out[kChannelScaleTile];
+      for (int64_t c0 = 0; c0 < C; c0 += kChannelScaleTile) {
+        const int64_t w = C - c0 < kChannelScaleTile ? C - c0 : kChannelScaleTile;
+        for (int64_t c = 0; c < w; ++c) {
+          out[c] = static_cast<A>(xr[c0 + c]) * static_cast<A>(s[c0 + c]);
+        }
+        NarrowToBFloat16(out, yr + c0, w);
+      }
+    } else {
+      for (int64_t c = 0; c < C; ++c) {
+        yr[c] = static_cast<T>(static_cast<A>(xr[c]) * static_cast<A>(s[c]));
+      }
     }
   }
 }
@@ -92,10 +105,20 @@ SG2_ALWAYS_INLINE void ChannelScaleGradUnit(
     const T* __restrict dyr = dy + r * C;
     const T* __restrict xr = x + r * C;
     T* __restrict dxr = dx + r * C;
-    for (int64_t c = 0; c < w; ++c) {
-      const A g = static_cast<A>(dyr[c]);
-      dxr[c] = static_cast<T>(g * sc[c]);
-      acc[c] += g * static_cast<A>(xr[c]);
+    if constexpr (std::is_same<T, BFloat16>::value) {
+      float out[kChannelScaleTile];
+      for (int64_t c = 0; c < w; ++c) {
+        const A g = static_cast<A>(dyr[c]);
+        out[c] = g * sc[c];
+        acc[c] += g * static_cast<A>(xr[c]);
+      }
+      NarrowToBFloat16(out, dxr, w);
+    } else {
+      for (int64_t c = 0; c < w; ++c) {
+        const A g = static_cast<A>(dyr[c]);
+        dxr[c] = static_cast<T>(g * sc[c]);
+        acc[c] += g * static_cast<A>(xr[c]);
+      }
     }
   }
   for (int64_t c = 0; c < w; ++c) part[c] = acc[c];

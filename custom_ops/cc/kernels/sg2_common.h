@@ -12,6 +12,10 @@
 #include <cstring>
 #include <functional>
 
+#if defined(__GNUC__) && !defined(__CUDACC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #if defined(__CUDACC__)
 #define SG2_HD __host__ __device__ __forceinline__
 #elif defined(__GNUC__)
@@ -114,9 +118,16 @@ inline void SerialFor(int64_t total, int64_t /*cost_per_unit*/,
 }
 
 // Which copy of the CPU loops runs in this process (decided once). The
-// environment variable SG2_CPU_LOOPS=baseline|avx2|avx512 caps the choice, for
-// comparisons and tests.
-enum class CpuLoops : int { kBaseline = 0, kAvx2 = 1, kAvx512 = 2 };
+// environment variable SG2_CPU_LOOPS=baseline|avx2|avx512|avx512bf16 caps the
+// choice, for comparisons and tests. kAvx512Bf16 runs the AVX-512 copy and
+// also narrows float to bfloat16 with AVX512-BF16's conversion instruction
+// (NarrowToBFloat16 below), which gives the same bits.
+enum class CpuLoops : int {
+  kBaseline = 0,
+  kAvx2 = 1,
+  kAvx512 = 2,
+  kAvx512Bf16 = 3
+};
 
 inline CpuLoops CpuLoopsHere() {
 #if SG2_CPU_DISPATCH
@@ -129,13 +140,18 @@ inline CpuLoops CpuLoopsHere() {
           __builtin_cpu_supports("avx512bw") &&
           __builtin_cpu_supports("avx512vl")) {
         best = CpuLoops::kAvx512;
+        if (__builtin_cpu_supports("avx512dq") &&
+            __builtin_cpu_supports("avx512bf16")) {
+          best = CpuLoops::kAvx512Bf16;
+        }
       }
     }
     const char* cap = std::getenv("SG2_CPU_LOOPS");
     if (cap != nullptr) {
-      CpuLoops limit = CpuLoops::kAvx512;
+      CpuLoops limit = CpuLoops::kAvx512Bf16;
       if (std::strcmp(cap, "baseline") == 0) limit = CpuLoops::kBaseline;
       if (std::strcmp(cap, "avx2") == 0) limit = CpuLoops::kAvx2;
+      if (std::strcmp(cap, "avx512") == 0) limit = CpuLoops::kAvx512;
       if (static_cast<int>(limit) < static_cast<int>(best)) best = limit;
     }
     return best;
@@ -148,6 +164,8 @@ inline CpuLoops CpuLoopsHere() {
 
 inline const char* CpuLoopsName(CpuLoops loops) {
   switch (loops) {
+    case CpuLoops::kAvx512Bf16:
+      return "avx512bf16";
     case CpuLoops::kAvx512:
       return "avx512";
     case CpuLoops::kAvx2:
@@ -174,6 +192,7 @@ inline const char* CpuLoopsName(CpuLoops loops) {
   template <SG2_UNPAREN TPARAMS>                                      \
   void NAME##Best(SG2_UNPAREN PARAMS) {                               \
     switch (CpuLoopsHere()) {                                         \
+      case CpuLoops::kAvx512Bf16:                                     \
       case CpuLoops::kAvx512:                                         \
         NAME##Avx512<SG2_UNPAREN TARGS>(SG2_UNPAREN ARGS);            \
         return;                                                       \
@@ -193,6 +212,44 @@ inline const char* CpuLoopsName(CpuLoops loops) {
 #endif
 #define SG2_UNPAREN_(...) __VA_ARGS__
 #define SG2_UNPAREN SG2_UNPAREN_
+
+// dst[k] = BFloat16(src[k]) for k < n: the same bits as the scalar conversion.
+// With kAvx512Bf16 whole vectors of 16 are converted by VCVTNEPS2BF16 (round
+// to nearest even, NaN made quiet exactly as RoundBits does) unless one of
+// them is a float denormal, which that instruction flushes to zero; such
+// vectors, and the tail, take the scalar path. Element loops that produce
+// bfloat16 stage their float results and narrow them here: GCC's vectorized
+// RoundBits costs more than the rest of a cheap element-wise op.
+#if SG2_CPU_DISPATCH
+namespace internal {
+__attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+inline void NarrowToBFloat16Avx512Bf16(const float* __restrict src,
+                                       BFloat16* __restrict dst, int64_t n) {
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16) {
+    const __m512 v = _mm512_loadu_ps(src + k);
+    if (__builtin_expect(_mm512_fpclass_ps_mask(v, 0x20) != 0, 0)) {
+      for (int j = 0; j < 16; ++j) dst[k + j] = BFloat16(src[k + j]);
+    } else {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + k),
+                          (__m256i)_mm512_cvtneps_pbh(v));
+    }
+  }
+  for (; k < n; ++k) dst[k] = BFloat16(src[k]);
+}
+}  // namespace internal
+#endif
+
+SG2_ALWAYS_INLINE void NarrowToBFloat16(const float* __restrict src,
+                                        BFloat16* __restrict dst, int64_t n) {
+#if SG2_CPU_DISPATCH
+  if (CpuLoopsHere() == CpuLoops::kAvx512Bf16) {
+    internal::NarrowToBFloat16Avx512Bf16(src, dst, n);
+    return;
+  }
+#endif
+  for (int64_t k = 0; k < n; ++k) dst[k] = BFloat16(src[k]);
+}
 
 // Floor division for possibly negative numerators (positive d).
 inline int64_t FloorDiv(int64_t n, int64_t d) {

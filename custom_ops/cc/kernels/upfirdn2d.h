@@ -119,7 +119,9 @@ SG2_ALWAYS_INLINE void UpFirDn2dRowsNHWC(
           for (int64_t c = 0; c < C; ++c) acc[c] += w * static_cast<A>(xp[c]);
         }
       }
-      if constexpr (!std::is_same<T, A>::value) {
+      if constexpr (std::is_same<T, BFloat16>::value) {
+        NarrowToBFloat16(acc, yp, C);
+      } else if constexpr (!std::is_same<T, A>::value) {
         for (int64_t c = 0; c < C; ++c) yp[c] = static_cast<T>(acc[c]);
       }
     }
