@@ -238,3 +238,20 @@ def test_small_data_report_reads_run_directories(tmp_path):
     assert lines[-1] == '| best | 30.5 @ 40 |'
     p = subprocess.run([sys.executable, script, 'subsets'], capture_output=True, text=True)
     assert p.returncode != 0 and 'needs --outdir' in p.stderr
+
+
+def test_exact_steps_compare_reports_identical_and_differing_weights(tmp_path):
+    """benchmarks/exact_steps.py --compare: exit 0 only when every array is bit-identical (NaN equal to NaN)."""
+    import numpy as np
+    script = os.path.join(ROOT, 'benchmarks', 'exact_steps.py')
+    w = {'0000_g/w': np.arange(6, dtype=np.float32).reshape(2, 3), '0001_d/b': np.array([np.nan, 1.0], np.float32)}
+    np.savez(tmp_path / 'a.npz', **w)
+    np.savez(tmp_path / 'b.npz', **w)
+    w2 = dict(w, **{'0000_g/w': w['0000_g/w'] + np.float32(2 ** -20) * (np.arange(6).reshape(2, 3) == 4)})
+    np.savez(tmp_path / 'c.npz', **w2)
+    same = subprocess.run([sys.executable, script, '--compare', str(tmp_path / 'a.npz'), str(tmp_path / 'b.npz')],
+                          capture_output=True, text=True)
+    assert same.returncode == 0 and '2 arrays, 0 differ (bit-identical)' in same.stdout, same.stdout + same.stderr
+    diff = subprocess.run([sys.executable, script, '--compare', str(tmp_path / 'a.npz'), str(tmp_path / 'c.npz')],
+                          capture_output=True, text=True)
+    assert diff.returncode == 1 and '1 differ' in diff.stdout and '0000_g/w' in diff.stdout, diff.stdout
