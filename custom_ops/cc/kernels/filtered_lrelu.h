@@ -489,7 +489,7 @@ SG2_ALWAYS_INLINE void FilteredLreluUnits(
           FlAxpy(acc, src, f[ky], out_len);
         }
         T* __restrict dst = yp + (oy * OW + ox0) * L;
-        for (int64_t j = 0; j < out_len; ++j) dst[j] = static_cast<T>(acc[j]);
+        StoreNarrowed(acc, dst, out_len);
       } else {
         if (!emit) continue;
         const int64_t oy = oy0 + r / down;
@@ -509,7 +509,7 @@ SG2_ALWAYS_INLINE void FilteredLreluUnits(
           }
         }
         T* __restrict dst = yp + (oy * OW + ox0) * L;
-        for (int64_t j = 0; j < out_len; ++j) dst[j] = static_cast<T>(acc[j]);
+        StoreNarrowed(acc, dst, out_len);
       }
     }
   }

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <type_traits>
 
 #if defined(__GNUC__) && !defined(__CUDACC__) && defined(__x86_64__)
 #include <immintrin.h>
@@ -249,6 +250,19 @@ SG2_ALWAYS_INLINE void NarrowToBFloat16(const float* __restrict src,
   }
 #endif
   for (int64_t k = 0; k < n; ++k) dst[k] = BFloat16(src[k]);
+}
+
+// dst[k] = static_cast<T>(src[k]) for k < n, from the accumulation type to the
+// storage type: bfloat16 through NarrowToBFloat16, the other types by the cast.
+template <typename T, typename A>
+SG2_ALWAYS_INLINE void StoreNarrowed(const A* __restrict src, T* __restrict dst,
+                                     int64_t n) {
+  if constexpr (std::is_same<T, BFloat16>::value &&
+                std::is_same<A, float>::value) {
+    NarrowToBFloat16(src, dst, n);
+  } else {
+    for (int64_t k = 0; k < n; ++k) dst[k] = static_cast<T>(src[k]);
+  }
 }
 
 // Floor division for possibly negative numerators (positive d).

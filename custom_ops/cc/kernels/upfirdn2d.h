@@ -119,11 +119,7 @@ SG2_ALWAYS_INLINE void UpFirDn2dRowsNHWC(
           for (int64_t c = 0; c < C; ++c) acc[c] += w * static_cast<A>(xp[c]);
         }
       }
-      if constexpr (std::is_same<T, BFloat16>::value) {
-        NarrowToBFloat16(acc, yp, C);
-      } else if constexpr (!std::is_same<T, A>::value) {
-        for (int64_t c = 0; c < C; ++c) yp[c] = static_cast<T>(acc[c]);
-      }
+      if constexpr (!std::is_same<T, A>::value) StoreNarrowed(acc, yp, C);
     }
   }
 }
@@ -176,7 +172,7 @@ SG2_ALWAYS_INLINE void UpFirDn2dRowsNCHW(
         acc[ox] = s;
       }
     }
-    for (int64_t ox = 0; ox < OW; ++ox) yr[ox] = static_cast<T>(acc[ox]);
+    StoreNarrowed(acc, yr, OW);
   }
 }
 
