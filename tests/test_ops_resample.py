@@ -238,3 +238,30 @@ def test_half_float32_weights_are_cast_to_input_dtype():
         assert y.dtype == tf.bfloat16
         same = ops.conv2d_resample(xb, tf.cast(wf, tf.bfloat16), f, up=up, down=down, impl="ref")
         np.testing.assert_array_equal(f64(y), f64(same))
+
+
+@pytest.mark.parametrize("dtype", ["float32"] + HALF_DTYPES)
+@pytest.mark.parametrize("k", [1, 3])
+def test_full_conv2d_and_its_gradients_match_float64(dtype, k):
+    """full_conv2d (StyleGAN3's padding k - 1) and its gradients against conv2d's explicit padding in float64, at a
+    StyleGAN3 layer's shape (36x36, 32 channels: a weight gradient sums 4 * 38 * 38 products per tap and channel
+    pair). Each result is one rounding of a float32-accumulated convolution (k = 1 of _half_precision; float32:
+    the slack alone). TF's explicit-padding gradient kernels (Eigen) miss this bound in bfloat16 and float16 (up to
+    4x it, also with padding 0), which is why full_conv2d pads first."""
+    r = np.random.default_rng(7)
+    x = r.standard_normal([4, 36, 36, 32])
+    w = r.standard_normal([k, k, 32, 32])
+    cot = r.standard_normal([4, 35 + k, 35 + k, 32])
+    if dtype != "float32":
+        x, w, cot = rounded(x, dtype), rounded(w, dtype), rounded(cot, dtype)
+    explicit = lambda a, b: tf.nn.conv2d(a, b, 1, [[0, 0], [k - 1, k - 1], [k - 1, k - 1], [0, 0]])  # noqa: E731
+    got = _half_value_and_grads(ops.full_conv2d, x, w, cot, dtype)
+    assert [t.dtype for t in got] == [dtype] * 3 and got[0].shape == (4, 35 + k, 35 + k, 32)
+    expect = _half_value_and_grads(explicit, x, w, cot, tf.float64)
+    mag = _half_value_and_grads(explicit, np.abs(x), np.abs(w), np.abs(cot), tf.float64)
+    for g, e, m, what in zip(got, expect, mag, ("y", "dx", "dw")):
+        if dtype == "float32":
+            err = np.abs(f64(g) - e.numpy())
+            assert np.all(err <= 2.0 ** -20 * m.numpy()), (what, float(err.max()))
+        else:
+            assert_within_roundings(g, e.numpy(), dtype, k=1, mag=m.numpy(), what=f"full_conv2d {what}")

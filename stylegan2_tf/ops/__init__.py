@@ -9,6 +9,7 @@
     affine_resample                      bilinear samples of a padded, 2x-upsampled image (ADA's geometric stage)
     filtered_lrelu                       bias, upsampling FIR, leaky ReLU, clamp, downsampling FIR (StyleGAN3)
     upsample_conv2d, conv_downsample2d, grouped_upsample_conv2d   its fused forms
+    full_conv2d                          "full" convolution (padding k - 1), StyleGAN3's synthesis layers
     custom_ops_available()               whether the compiled library loads
     cpu_loops()                          which copy of the compiled CPU loops runs ('avx512bf16', 'avx512', 'avx2', 'baseline')
 
@@ -19,13 +20,13 @@ from stylegan2_tf.ops.affine_resample import affine_resample
 from stylegan2_tf.ops.filtered_lrelu import filtered_lrelu
 from stylegan2_tf.ops.bias_act import ACTIVATIONS, bias_act
 from stylegan2_tf.ops.channel_scale import channel_scale, channel_sum
-from stylegan2_tf.ops.conv2d_resample import (conv2d_resample, conv_downsample2d, grouped_upsample_conv2d,
-                                              upsample_conv2d)
+from stylegan2_tf.ops.conv2d_resample import (conv2d_resample, conv_downsample2d, full_conv2d,
+                                              grouped_upsample_conv2d, upsample_conv2d)
 from stylegan2_tf.ops.upfirdn2d import downsample2d, filter2d, setup_filter, upfirdn2d, upsample2d
 
 __all__ = [
     "ACTIVATIONS", "affine_resample", "bias_act", "channel_scale", "channel_sum", "conv2d_resample", "conv_downsample2d", "cpu_loops",
     "custom_ops_available",
-    "downsample2d", "filter2d", "filtered_lrelu", "grouped_upsample_conv2d",
+    "downsample2d", "filter2d", "filtered_lrelu", "full_conv2d", "grouped_upsample_conv2d",
     "library_path", "load_error", "resolve_impl", "setup_filter", "upfirdn2d", "upsample2d", "upsample_conv2d",
 ]

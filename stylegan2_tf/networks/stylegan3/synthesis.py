@@ -39,7 +39,7 @@ from stylegan2_tf.networks.layers import EqualizedDense, _no_autocast, as_float3
 from stylegan2_tf.networks.precision import (as_compute, cast, check_num_fp16_res, check_precision,
                                              reduced_dtype)
 from stylegan2_tf.networks.stylegan3.schedule import InputSpec, LayerSpec, synthesis_schedule
-from stylegan2_tf.ops import channel_scale, filtered_lrelu
+from stylegan2_tf.ops import channel_scale, filtered_lrelu, full_conv2d
 
 NOISE_MODES = ("random", "const", "none")
 
@@ -229,8 +229,7 @@ class SynthesisLayer(keras.layers.Layer):
             wsq = tf.reduce_sum(tf.square(weight), axis=[0, 1])          # [I, O]
             dcoefs = tf.math.rsqrt(tf.matmul(tf.square(styles), wsq) + 1e-8)   # [N, O]
         x = channel_scale(x, cast(styles * input_gain, x.dtype), impl=self.impl)
-        pad = [[0, 0], [k - 1, k - 1], [k - 1, k - 1], [0, 0]] if k > 1 else "VALID"
-        x = tf.nn.conv2d(x, cast(weight, x.dtype), strides=1, padding=pad)   # "full" convolution
+        x = full_conv2d(x, cast(weight, x.dtype))                       # padding k - 1 on every side
         if dcoefs is not None:
             x = channel_scale(x, cast(dcoefs, x.dtype), impl=self.impl)
         return filtered_lrelu(x, fu=self.up_filter, fd=self.down_filter, b=self.bias, up=s.up_factor,
