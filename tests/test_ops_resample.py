@@ -265,3 +265,5 @@ def test_full_conv2d_and_its_gradients_match_float64(dtype, k):
             assert np.all(err <= 2.0 ** -20 * m.numpy()), (what, float(err.max()))
         else:
             assert_within_roundings(g, e.numpy(), dtype, k=1, mag=m.numpy(), what=f"full_conv2d {what}")
+    with pytest.raises(ValueError, match="x has 3 channels but w expects 32"):
+        ops.full_conv2d(x[..., :3], w)

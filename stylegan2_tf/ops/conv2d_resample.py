@@ -7,6 +7,7 @@ modulated conv). The fused forms keep the structure of the official layers, so i
   * `conv_downsample2d`: an FIR filter followed by a stride-`down` VALID convolution — equal to a convolution
     followed by `downsample2d`, with all padding applied once at the beginning.
 Weights are [kh, kw, in, out] in the orientation of `tf.nn.conv2d` (cross-correlation) for both.
+`full_conv2d` is the StyleGAN3 synthesis layers' unpadded-output ("full") convolution.
 
 bfloat16/float16 inputs: the weights (and FIR filter) are cast to the input's dtype; the convolutions run in that
 dtype as TensorFlow implements them (its CPU/oneDNN convolutions stay within one float32-accumulated rounding, as
