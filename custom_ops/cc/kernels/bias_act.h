@@ -173,35 +173,14 @@ SG2_ALWAYS_INLINE void BiasActRun(const T* __restrict dy, const T* __restrict x,
                        typename AccType<T>::type clamp, int order) {
   using A = typename AccType<T>::type;
   const A c = kClamp ? clamp : A(-1);
-  if constexpr (std::is_same<T, BFloat16>::value) {
-    // Results staged in float and narrowed by NarrowToBFloat16 (same bits).
-    constexpr int64_t kStage = 128;
-    float out[kStage];
-    for (int64_t k0 = 0; k0 < len; k0 += kStage) {
-      const int64_t n = len - k0 < kStage ? len - k0 : kStage;
-      for (int64_t k = 0; k < n; ++k) {
-        const A z = static_cast<A>(x[k0 + k]) +
-                    (kBiasVec ? static_cast<A>(bvec[k0 + k]) : bconst);
-        if constexpr (kGrad) {
-          out[k] = BiasActBackward<kAct, A>(static_cast<A>(dy[k0 + k]), z,
-                                            alpha, gain, c, order);
-        } else {
-          out[k] = BiasActForward<kAct, A>(z, alpha, gain, c);
-        }
-      }
-      NarrowToBFloat16(out, y + k0, n);
-    }
-    return;
-  }
-  for (int64_t k = 0; k < len; ++k) {
+  StoreEach<128>(y, len, [&](int64_t k) SG2_LAMBDA_INLINE -> A {
     const A z = static_cast<A>(x[k]) + (kBiasVec ? static_cast<A>(bvec[k]) : bconst);
     if constexpr (kGrad) {
-      y[k] = static_cast<T>(BiasActBackward<kAct, A>(static_cast<A>(dy[k]), z,
-                                                     alpha, gain, c, order));
+      return BiasActBackward<kAct, A>(static_cast<A>(dy[k]), z, alpha, gain, c, order);
     } else {
-      y[k] = static_cast<T>(BiasActForward<kAct, A>(z, alpha, gain, c));
+      return BiasActForward<kAct, A>(z, alpha, gain, c);
     }
-  }
+  });
 }
 
 // Processes flat elements [begin, end), walking the bias in contiguous runs

@@ -52,21 +52,9 @@ SG2_ALWAYS_INLINE void ChannelScaleRows(const T* __restrict x,
   for (int64_t r = 0; r < rows; ++r) {
     const T* __restrict xr = x + r * C;
     T* __restrict yr = y + r * C;
-    if constexpr (std::is_same<T, BFloat16>::value) {
-      // Products staged in float and narrowed by NarrowToBFloat16 (same bits).
-      float out[kChannelScaleTile];
-      for (int64_t c0 = 0; c0 < C; c0 += kChannelScaleTile) {
-        const int64_t w = C - c0 < kChannelScaleTile ? C - c0 : kChannelScaleTile;
-        for (int64_t c = 0; c < w; ++c) {
-          out[c] = static_cast<A>(xr[c0 + c]) * static_cast<A>(s[c0 + c]);
-        }
-        NarrowToBFloat16(out, yr + c0, w);
-      }
-    } else {
-      for (int64_t c = 0; c < C; ++c) {
-        yr[c] = static_cast<T>(static_cast<A>(xr[c]) * static_cast<A>(s[c]));
-      }
-    }
+    StoreEach<kChannelScaleTile>(yr, C, [&](int64_t c) SG2_LAMBDA_INLINE -> A {
+      return static_cast<A>(xr[c]) * static_cast<A>(s[c]);
+    });
   }
 }
 
@@ -105,21 +93,11 @@ SG2_ALWAYS_INLINE void ChannelScaleGradUnit(
     const T* __restrict dyr = dy + r * C;
     const T* __restrict xr = x + r * C;
     T* __restrict dxr = dx + r * C;
-    if constexpr (std::is_same<T, BFloat16>::value) {
-      float out[kChannelScaleTile];
-      for (int64_t c = 0; c < w; ++c) {
-        const A g = static_cast<A>(dyr[c]);
-        out[c] = g * sc[c];
-        acc[c] += g * static_cast<A>(xr[c]);
-      }
-      NarrowToBFloat16(out, dxr, w);
-    } else {
-      for (int64_t c = 0; c < w; ++c) {
-        const A g = static_cast<A>(dyr[c]);
-        dxr[c] = static_cast<T>(g * sc[c]);
-        acc[c] += g * static_cast<A>(xr[c]);
-      }
-    }
+    StoreEach<kChannelScaleTile>(dxr, w, [&](int64_t c) SG2_LAMBDA_INLINE -> A {
+      const A g = static_cast<A>(dyr[c]);
+      acc[c] += g * static_cast<A>(xr[c]);
+      return g * sc[c];
+    });
   }
   for (int64_t c = 0; c < w; ++c) part[c] = acc[c];
 }

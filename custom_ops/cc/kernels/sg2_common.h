@@ -40,12 +40,15 @@
 #if defined(__GNUC__) && !defined(__CUDACC__) && defined(__x86_64__)
 #define SG2_CPU_DISPATCH 1
 #define SG2_ALWAYS_INLINE inline __attribute__((always_inline))
+// A lambda's call operator is a function of its own: inlined like the rest.
+#define SG2_LAMBDA_INLINE __attribute__((always_inline))
 #define SG2_TARGET_AVX2 __attribute__((target("avx2,fma")))
 #define SG2_TARGET_AVX512 \
   __attribute__((target("avx2,fma,avx512f,avx512bw,avx512vl,prefer-vector-width=512")))
 #else
 #define SG2_CPU_DISPATCH 0
 #define SG2_ALWAYS_INLINE inline
+#define SG2_LAMBDA_INLINE
 #endif
 
 // Same declaration as CUDA's driver_types.h, so launcher declarations need no
@@ -262,6 +265,25 @@ SG2_ALWAYS_INLINE void StoreNarrowed(const A* __restrict src, T* __restrict dst,
     NarrowToBFloat16(src, dst, n);
   } else {
     for (int64_t k = 0; k < n; ++k) dst[k] = static_cast<T>(src[k]);
+  }
+}
+
+// y[k] = static_cast<T>(value(k)) for k = 0, 1, ..., n - 1, in that order
+// (value may accumulate on the side). For bfloat16 the values are staged in
+// float, kStage at a time, and narrowed by NarrowToBFloat16 (the same bits);
+// the other types are cast as they are computed. The one element loop of an
+// op that writes T, whatever T is.
+template <int64_t kStage, typename T, typename ValueFn>
+SG2_ALWAYS_INLINE void StoreEach(T* __restrict y, int64_t n, ValueFn&& value) {
+  if constexpr (std::is_same<T, BFloat16>::value) {
+    float out[kStage];
+    for (int64_t k0 = 0; k0 < n; k0 += kStage) {
+      const int64_t m = n - k0 < kStage ? n - k0 : kStage;
+      for (int64_t k = 0; k < m; ++k) out[k] = value(k0 + k);
+      NarrowToBFloat16(out, y + k0, m);
+    }
+  } else {
+    for (int64_t k = 0; k < n; ++k) y[k] = static_cast<T>(value(k));
   }
 }
 
