@@ -122,9 +122,11 @@ def test_nvcc_compiles_kernels_and_harness(tmp_path):
             # Round to nearest: never more than u relative (and the check is not vacuous: errors do occur).
             worst = max(c["vs_float32"]["max_err_in_u"] for c in mine)
             assert 0.5 < worst <= 1.0, (op, dtype, worst)
-    for dtype in ("float16", "bfloat16"):  # channel_scale (y, dx, ds) and channel_sum: 4 shapes x 3 outputs, 3 sums
+    # channel_scale, 4 shapes: without the addend y, dx, ds; with it y, dx, ds, da; channel_sum: 3 sums.
+    for dtype in ("float16", "bfloat16"):
         mine = [c for c in cases if c["op"] in ("channel_scale", "channel_sum") and c["dtype"] == dtype]
-        assert len(mine) == 15 and all(c["pass"] and c["vs_float32"]["pass"] for c in mine), (dtype, len(mine))
+        assert len(mine) == 31 and all(c["pass"] and c["vs_float32"]["pass"] for c in mine), (dtype, len(mine))
+        assert sum(1 for c in mine if c.get("output") == "da") == 4
         assert 0.5 < max(c["vs_float32"]["max_err_in_u"] for c in mine) <= 1.0
     for dtype in ("float16", "bfloat16"):  # filtered_lrelu: forward and gradient pass, 9 configurations x 2 layouts
         mine = [c for c in cases if c["op"] == "filtered_lrelu" and c["dtype"] == dtype]

@@ -12,7 +12,7 @@ import tensorflow as tf  # noqa: E402
 from stylegan2_tf.networks import (Discriminator, EqualizedConv2D, EqualizedDense, Generator,  # noqa: E402
                                    MappingNetwork, ModulatedConv2D, SynthesisLayer, ToRGB, minibatch_stddev,
                                    mix_styles, nf, style_mixing_cutoff)
-from stylegan2_tf.ops import custom_ops_available  # noqa: E402
+from stylegan2_tf.ops import bias_act, custom_ops_available  # noqa: E402
 from stylegan2_tf.serialization import (clone_network, load_network, network_values, save_network,  # noqa: E402
                                         update_ema)
 
@@ -204,6 +204,32 @@ def test_noise_modes():
     assert not np.allclose(n, a)
     with pytest.raises(ValueError, match="noise_mode"):
         G(z, noise_mode="loud")
+
+
+@pytest.mark.skipif(not custom_ops_available(), reason="needs the compiled ops (the addend is the custom op's path)")
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+@pytest.mark.parametrize("up,noise_mode", [(False, "random"), (True, "random"), (True, "const")])
+def test_synthesis_noise_add_in_the_demodulation_is_bit_identical(dtype, up, noise_mode):
+    """The synthesis layer adds noise * strength in the demodulation's pass (channel_scale's addend). Its output is
+    bit-identical to the modulated conv followed by a separate broadcasting add and bias_act (the layer before the
+    add moved), in float32 and bfloat16, with given, drawn and constant noise."""
+    layer = SynthesisLayer(6, 7, up=up, conv_clamp=256.0, impl="custom")
+    x = tf.cast(np.random.default_rng(1).standard_normal((3, 5, 5, 4)) * 2, dtype)
+    layer.build(x.shape)
+    layer.noise_strength.assign(0.7)
+    layer.bias.assign(np.random.default_rng(2).standard_normal(6).astype(np.float32))
+    w = _z(3, 7)
+    res = 10 if up else 5
+    noise_const = tf.constant(np.random.default_rng(3).standard_normal((res, res)).astype(np.float32))
+    noise = tf.constant(np.random.default_rng(4).standard_normal((3, res, res, 1)).astype(np.float32))
+    kw = dict(noise=noise) if noise_mode == "random" else dict(noise_const=noise_const)
+    got = layer(x, w, noise_mode=noise_mode, fused_modconv=False, **kw)
+    y = layer.conv(x, w, fused_modconv=False)
+    n = noise if noise_mode == "random" else noise_const[tf.newaxis, :, :, tf.newaxis]
+    y = y + tf.cast(n * layer.noise_strength, y.dtype)
+    want = bias_act(y, layer.bias, act="lrelu", clamp=256.0, impl="custom")
+    assert got.dtype == want.dtype == tf.as_dtype(dtype)
+    np.testing.assert_array_equal(tf.cast(got, tf.float64).numpy(), tf.cast(want, tf.float64).numpy())
 
 
 def test_w_avg_update_formula():

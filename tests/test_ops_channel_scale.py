@@ -193,3 +193,126 @@ def test_channel_sum_bad_input():
         channel_sum(tf.constant(1.0))
     with pytest.raises(ValueError, match="channel_sum supports"):
         channel_sum(tf.zeros([2, 3], tf.int32))
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The addend a [N, ..., 1]: y = T(T(x * s) + a), da = sum over the channels of dy.
+
+CHANNEL_TILE = 64  # kChannelScaleTile: da sums each tile in 16 lanes, then the tiles in order
+
+
+def _lane_row_sums(dy: np.ndarray, dtype) -> np.ndarray:
+    """The kernels' da, stated in numpy: for each row of float32 dy [rows, C] and each tile of 64 channels, lane j
+    adds channels j, j + 16, ... of the tile in order; the lanes combine by halving (lane j += lane j + h for h = 8,
+    4, 2, 1); the tile sums add in tile order. Everything in float32, rounded once to dtype."""
+    dy = dy.astype(np.float32)
+    rows, c = dy.shape
+    total = np.zeros(rows, np.float32)
+    for t0 in range(0, c, CHANNEL_TILE):
+        tile = dy[:, t0:t0 + CHANNEL_TILE]
+        lanes = np.zeros((rows, 16), np.float32)
+        for k in range(tile.shape[1]):
+            lanes[:, k % 16] = (lanes[:, k % 16] + tile[:, k]).astype(np.float32)
+        h = 8
+        while h >= 1:
+            lanes[:, :h] = (lanes[:, :h] + lanes[:, h:2 * h]).astype(np.float32)
+            h //= 2
+        total = lanes[:, 0] if t0 == 0 else (total + lanes[:, 0]).astype(np.float32)
+    return f64(tf.cast(tf.constant(total), dtype))
+
+
+def _grads_add(x, s, a, dy, impl):
+    with tf.GradientTape() as tape:
+        tape.watch([x, s, a])
+        y = channel_scale(x, s, a, impl=impl)
+    return [y] + tape.gradient(y, [x, s, a], output_gradients=dy)
+
+
+@pytest.mark.parametrize("dtype", ["float32"] + HALF_DTYPES)
+def test_addend_is_mul_then_add_and_da_in_the_stated_order(needs_custom_ops, dtype):
+    """With the addend, y is bit-identical to TF's Mul followed by its broadcasting AddV2 in x's dtype (what the
+    synthesis layer computed before the add moved into the op) and to the reference; dx and ds are those of the op
+    without the addend; da is the float32 sum in the documented lane order, to the bit, rounded once."""
+    r = np.random.default_rng(6)
+    shape = (2, 33, 40, 131)  # 2 row chunks per sample, two 64-channel tiles and a tail of 3
+    x, dy = (rounded(r.standard_normal(shape) * 3, dtype) for _ in range(2))
+    s = rounded(r.standard_normal((2, 131)), dtype)
+    a = rounded(r.standard_normal(shape[:-1] + (1,)) * 2, dtype)
+    xt, st, at, dyt = (tf.cast(tf.constant(v), dtype) for v in (x, s, a, dy))
+    y, dx, ds, da = (f64(t) for t in _grads_add(xt, st, at, dyt, "custom"))
+    np.testing.assert_array_equal(y, f64(xt * st[:, None, None, :] + at))
+    ry, rdx, rds, rda = (f64(t) for t in _grads_add(xt, st, at, dyt, "ref"))
+    np.testing.assert_array_equal(y, ry)
+    np.testing.assert_array_equal(dx, rdx)
+    np.testing.assert_array_equal(dx, f64(dyt * st[:, None, None, :]))
+    np.testing.assert_array_equal(ds, _sequential_ds(dy, x, dtype))
+    np.testing.assert_array_equal(da, _lane_row_sums(dy.reshape(-1, 131), dtype).reshape(a.shape))
+    exact = dy.sum(axis=-1, keepdims=True)
+    if dtype == "float32":
+        np.testing.assert_allclose(da, exact, rtol=0, atol=1e-4)
+    else:  # one rounding of the float32 sum, as the reference's (another order)
+        mag = np.abs(dy).sum(axis=-1, keepdims=True)
+        assert_within_roundings(da, exact, dtype, k=1, mag=mag, what="custom da")
+        assert_within_roundings(rda, exact, dtype, k=1, mag=mag, what="ref da")
+
+
+def test_addend_numerical_derivatives_float64(needs_custom_ops):
+    """First and second derivatives with respect to x, s and a against central differences, and the third order
+    against the reference (autodiff of standard ops)."""
+    r = np.random.default_rng(7)
+    x = tf.constant(r.standard_normal([2, 3, 4, 70]))  # two channel tiles
+    s = tf.constant(r.standard_normal([2, 70]))
+    a = tf.constant(r.standard_normal([2, 3, 4, 1]))
+    theo, num = tf.test.compute_gradient(lambda x, s, a: channel_scale(x, s, a, impl="custom"), [x, s, a],
+                                         delta=1e-5)
+    for t, n in zip(theo, num):
+        np.testing.assert_allclose(t, n, rtol=1e-7, atol=1e-8)
+
+    def first_grads(x, s, a):
+        x, s, a = (tf.convert_to_tensor(v) for v in (x, s, a))
+        with tf.GradientTape() as tape:
+            tape.watch([x, s, a])
+            loss = tf.reduce_sum(tf.tanh(channel_scale(x, s, a, impl="custom")))
+        gx, gs, ga = tape.gradient(loss, [x, s, a])
+        return tf.concat([tf.reshape(gx, [-1]), tf.reshape(gs, [-1]), tf.reshape(ga, [-1])], 0)
+
+    theo, num = tf.test.compute_gradient(first_grads, [x, s, a], delta=1e-5)
+    for t, n in zip(theo, num):
+        np.testing.assert_allclose(t, n, rtol=1e-7, atol=1e-8)
+
+    v = tf.constant(r.standard_normal([2, 3, 4, 70]))
+
+    def third(impl):
+        with tf.GradientTape(persistent=True) as t3:
+            t3.watch([x, s, a])
+            with tf.GradientTape(persistent=True) as t2:
+                t2.watch([x, s, a])
+                with tf.GradientTape() as t1:
+                    t1.watch([x, s, a])
+                    loss = tf.reduce_sum(tf.sin(channel_scale(x, s, a, impl=impl)) * v)
+                gx, gs, ga = t1.gradient(loss, [x, s, a])
+                second = tf.reduce_sum(gx * gx) + tf.reduce_sum(gs ** 3) + tf.reduce_sum(tf.sin(ga))
+            hx, hs, ha = t2.gradient(second, [x, s, a])
+            third_loss = tf.reduce_sum(hx * v) + tf.reduce_sum(hs * hs) + tf.reduce_sum(ha * ha)
+        return [f64(g) for g in t3.gradient(third_loss, [x, s, a])]
+
+    for g, rf in zip(third("custom"), third("ref")):
+        np.testing.assert_allclose(g, rf, rtol=1e-11, atol=1e-11)
+
+
+@pytest.mark.parametrize("impl", ["ref", "auto"])
+def test_bad_addend_shape_raises_value_error(impl):
+    with pytest.raises(ValueError, match="addend a must have x's shape with one channel"):
+        channel_scale(tf.zeros([2, 3, 3, 5]), tf.zeros([2, 5]), tf.zeros([2, 3, 3, 5]), impl=impl)
+
+
+def test_addend_shape_checked_in_the_kernel(needs_custom_ops):
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 8], tf.float32),
+                                  tf.TensorSpec([None, None, None, None], tf.float32)])
+    def fn(x, a):
+        return channel_scale(x, tf.ones([3, 8]), a, impl="custom")
+
+    x = np.ones([3, 4, 4, 8], np.float32)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"addend a must have shape \[3,4,4,1\]"):
+        fn(x, np.ones([3, 4, 5, 1], np.float32))
+    np.testing.assert_array_equal(fn(x, np.full([3, 4, 4, 1], 0.5, np.float32)).numpy(), x + 0.5)

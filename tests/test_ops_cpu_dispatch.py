@@ -40,6 +40,13 @@ for dt in ("float32", "bfloat16", "float16", "float64"):
         out[f"channel_scale/{dt}/{name}"] = tf.cast(y, tf.float64).numpy()
         out[f"channel_scale_dx/{dt}/{name}"] = tf.cast(g[0], tf.float64).numpy()
         out[f"channel_scale_ds/{dt}/{name}"] = tf.cast(g[1], tf.float64).numpy()
+        a = tf.cast(rng.randn(*xi.shape[:-1], 1), dt)  # with the per-row addend (the synthesis noise)
+        with tf.GradientTape() as tape:
+            tape.watch([xi, s, a])
+            y = ops.channel_scale(xi, s[:xi.shape[0]], a, impl="custom")
+        g = tape.gradient(y, [xi, s, a], tf.ones_like(y) * tf.cast(0.75, y.dtype) + tf.cast(xi, y.dtype))
+        for k, v in zip(("y", "dx", "ds", "da"), [y] + g):
+            out[f"channel_scale_add_{k}/{dt}/{name}"] = tf.cast(v, tf.float64).numpy()
     xn = tf.transpose(x, [0, 3, 1, 2])
     for name, kw in (("up", dict(up=2, padding=(2, 1))), ("down", dict(down=2, padding=1)),
                      ("blur", dict(padding=(2, 1))), ("updown", dict(up=2, down=2, padding=1))):
@@ -100,7 +107,7 @@ def test_every_copy_of_the_cpu_loops_gives_the_same_bits(tmp_path):
                 levels.append("avx512bf16")
     loops_base, base = _run(tmp_path, "base", "baseline")
     assert loops_base == "baseline"
-    assert sorted(base) and len(base) == 4 * 5 * 2 + 4 * 2 * 3 + 4 * 4 * 2 * 2 + 4 * 2 * 2
+    assert sorted(base) and len(base) == 4 * 5 * 2 + 4 * 2 * (3 + 4) + 4 * 4 * 2 * 2 + 4 * 2 * 2
     # The widest level (no cap), then each level below it as a cap: every level this CPU has runs once.
     for cap, expected in [(None, levels[-1])] + [(lv, lv) for lv in levels[1:-1]]:
         loops, got = _run(tmp_path, cap or "widest", cap)

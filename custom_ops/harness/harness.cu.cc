@@ -425,10 +425,11 @@ void SmallUpFirDnCases(cudaStream_t s, std::mt19937* rng) {
 }
 
 // channel_scale on [n, inner, c]: mode 0 forward (y), mode 1 gradient (dx and
-// ds, one record each). ds sums in the same fixed order on both devices.
+// ds, one record each; and da with the addend). ds and da sum in the same
+// fixed order on both devices. add: with the per-row addend a [n, inner].
 template <typename T>
 void RunChannelScale(cudaStream_t stream, std::mt19937* rng, int64_t n,
-                     int64_t inner, int64_t c, int mode, bool timed) {
+                     int64_t inner, int64_t c, int mode, bool add, bool timed) {
   using D = typename Types<T>::Dev;
   using A = typename sg2::AccType<T>::type;
   ChannelScaleParams p{n, inner, c};
@@ -436,22 +437,38 @@ void RunChannelScale(cudaStream_t stream, std::mt19937* rng, int64_t n,
   auto x = RandomVec<T>(size, rng, 2.f);
   auto dy = RandomVec<T>(size, rng, 1.f);
   auto sv = RandomVec<T>(n * c, rng, 1.f);
-  std::vector<T> y(size), dx(size), ds(n * c);
-  if (mode == 0) sg2::ChannelScaleCpu<T>(p, x.data(), sv.data(), y.data(), ThreadFor);
-  else sg2::ChannelScaleGradCpu<T>(p, dy.data(), x.data(), sv.data(), dx.data(), ds.data(), ThreadFor);
-  std::vector<float> y32, dx32, ds32;
+  auto av = RandomVec<T>(n * inner, rng, 1.f);
+  const T* ap = add ? av.data() : nullptr;
+  std::vector<T> y(size), dx(size), ds(n * c), da(n * inner);
+  T* dap = add ? da.data() : nullptr;
+  if (mode == 0) sg2::ChannelScaleCpu<T>(p, x.data(), sv.data(), ap, y.data(), ThreadFor);
+  else sg2::ChannelScaleGradCpu<T>(p, dy.data(), x.data(), sv.data(), dx.data(), ds.data(), dap, ThreadFor);
+  std::vector<float> y32, dx32, ds32, da32;
   if constexpr (kIs16Bit<T>) {
-    const auto x32 = ToFloatVec(x), dyf = ToFloatVec(dy), s32 = ToFloatVec(sv);
-    y32.resize(size); dx32.resize(size); ds32.resize(n * c);
-    if (mode == 0) sg2::ChannelScaleCpu<float>(p, x32.data(), s32.data(), y32.data(), ThreadFor);
-    else sg2::ChannelScaleGradCpu<float>(p, dyf.data(), x32.data(), s32.data(), dx32.data(), ds32.data(), ThreadFor);
+    const auto x32 = ToFloatVec(x), dyf = ToFloatVec(dy), s32 = ToFloatVec(sv), a32 = ToFloatVec(av);
+    y32.resize(size); dx32.resize(size); ds32.resize(n * c); da32.resize(n * inner);
+    if (mode == 0 && add) {
+      // The product is rounded to T by definition; the float32 reference rounds it the same way and then adds,
+      // so the result is again within one rounding of it.
+      for (int64_t i = 0; i < size; ++i) {
+        const int64_t row = i / c, ch = i % c, smp = row / (inner > 0 ? inner : 1);
+        y32[i] = ToD(T(x32[i] * s32[smp * c + ch])) + a32[row];
+      }
+    } else if (mode == 0) {
+      sg2::ChannelScaleCpu<float>(p, x32.data(), s32.data(), nullptr, y32.data(), ThreadFor);
+    } else {
+      sg2::ChannelScaleGradCpu<float>(p, dyf.data(), x32.data(), s32.data(), dx32.data(), ds32.data(),
+                                      add ? da32.data() : nullptr, ThreadFor);
+    }
   }
   const std::string head = "\"op\": \"channel_scale\", \"dtype\": \"" + std::string(Types<T>::kName) +
-      "\", \"shape\": " + ShapeStr({n, inner, c}) + ", \"mode\": \"" + (mode == 0 ? "forward" : "grad") + "\"";
+      "\", \"shape\": " + ShapeStr({n, inner, c}) + ", \"mode\": \"" + (mode == 0 ? "forward" : "grad") +
+      "\", \"addend\": " + (add ? "true" : "false");
   struct Out { const char* name; const std::vector<T>* cpu; const std::vector<float>* f32; };
   std::vector<Out> outs;
   if (mode == 0) outs = {{"y", &y, &y32}};
   else outs = {{"dx", &dx, &dx32}, {"ds", &ds, &ds32}};
+  if (mode == 1 && add) outs.push_back({"da", &da, &da32});
   if (g_cpu_only) {  // the CPU 16-bit functor against float32
     for (const Out& o : outs) {
       bool ok = true;
@@ -461,19 +478,22 @@ void RunChannelScale(cudaStream_t stream, std::mt19937* rng, int64_t n,
     }
     return;
   }
-  T *dxin = ToDevice(x), *ddy = ToDevice(dy), *dsv = ToDevice(sv);
-  std::vector<T> gy(size), gdx(size), gds(n * c);
-  T *dout = ToDevice(gy), *dgx = ToDevice(gdx), *dgs = ToDevice(gds);
+  T *dxin = ToDevice(x), *ddy = ToDevice(dy), *dsv = ToDevice(sv), *dav = ToDevice(av);
+  std::vector<T> gy(size), gdx(size), gds(n * c), gda(n * inner);
+  T *dout = ToDevice(gy), *dgx = ToDevice(gdx), *dgs = ToDevice(gds), *dga = ToDevice(gda);
   A* work = nullptr;
   CUDA_CHECK(cudaMalloc(&work, std::max<int64_t>(1, sg2::ChannelScaleWorkspaceElems(p)) * sizeof(A)));
   auto launch = [&] {
     int err = mode == 0
         ? sg2::LaunchChannelScaleCuda<D>(stream, p, reinterpret_cast<const D*>(dxin),
-                                         reinterpret_cast<const D*>(dsv), reinterpret_cast<D*>(dout))
+                                         reinterpret_cast<const D*>(dsv),
+                                         add ? reinterpret_cast<const D*>(dav) : nullptr,
+                                         reinterpret_cast<D*>(dout))
         : sg2::LaunchChannelScaleGradCuda<D>(stream, p, reinterpret_cast<const D*>(ddy),
                                              reinterpret_cast<const D*>(dxin),
                                              reinterpret_cast<const D*>(dsv), reinterpret_cast<D*>(dgx),
-                                             reinterpret_cast<D*>(dgs), work);
+                                             reinterpret_cast<D*>(dgs),
+                                             add ? reinterpret_cast<D*>(dga) : nullptr, work);
     if (err) { std::fprintf(stderr, "launch: %s\n", sg2::CudaErrorString(err)); std::exit(2); }
   };
   launch();
@@ -481,7 +501,8 @@ void RunChannelScale(cudaStream_t stream, std::mt19937* rng, int64_t n,
   CUDA_CHECK(cudaMemcpy(gy.data(), dout, size * sizeof(T), cudaMemcpyDeviceToHost));
   CUDA_CHECK(cudaMemcpy(gdx.data(), dgx, size * sizeof(T), cudaMemcpyDeviceToHost));
   CUDA_CHECK(cudaMemcpy(gds.data(), dgs, n * c * sizeof(T), cudaMemcpyDeviceToHost));
-  const std::vector<T>* gpu_of[] = {mode == 0 ? &gy : &gdx, &gds};
+  CUDA_CHECK(cudaMemcpy(gda.data(), dga, n * inner * sizeof(T), cudaMemcpyDeviceToHost));
+  const std::vector<T>* gpu_of[] = {mode == 0 ? &gy : &gdx, &gds, &gda};
   double us = -1;
   if (timed) us = TimeUs(launch, stream);
   for (size_t k = 0; k < outs.size(); ++k) {
@@ -497,7 +518,8 @@ void RunChannelScale(cudaStream_t stream, std::mt19937* rng, int64_t n,
     }
     EmitRecord(body, ok);
   }
-  cudaFree(dxin); cudaFree(ddy); cudaFree(dsv); cudaFree(dout); cudaFree(dgx); cudaFree(dgs); cudaFree(work);
+  cudaFree(dxin); cudaFree(ddy); cudaFree(dsv); cudaFree(dav); cudaFree(dout); cudaFree(dgx); cudaFree(dgs);
+  cudaFree(dga); cudaFree(work);
 }
 
 // channel_sum over [rows, c] (bias gradients): GPU against the CPU functor,
@@ -549,10 +571,12 @@ void RunChannelSum(cudaStream_t stream, std::mt19937* rng, int64_t rows, int64_t
 template <typename T>
 void SmallChannelScaleCases(cudaStream_t s, std::mt19937* rng) {
   for (int mode = 0; mode < 2; ++mode) {
-    RunChannelScale<T>(s, rng, 3, 35, 130, mode, false);   // 64-channel tiles and a tail of 2
-    RunChannelScale<T>(s, rng, 2, 1320, 3, mode, false);   // two row chunks per sample
-    RunChannelScale<T>(s, rng, 4, 1, 70, mode, false);
-    RunChannelScale<T>(s, rng, 2, 0, 5, mode, false);      // no rows: ds = 0
+    for (bool add : {false, true}) {  // without and with the per-row addend
+      RunChannelScale<T>(s, rng, 3, 35, 130, mode, add, false);   // 64-channel tiles and a tail of 2
+      RunChannelScale<T>(s, rng, 2, 1320, 3, mode, add, false);   // two row chunks per sample
+      RunChannelScale<T>(s, rng, 4, 1, 70, mode, add, false);
+      RunChannelScale<T>(s, rng, 2, 0, 5, mode, add, false);      // no rows: ds = 0
+    }
   }
   RunChannelSum<T>(s, rng, 3000, 130, false);             // 3 row chunks, 3 tiles
   RunChannelSum<T>(s, rng, 7, 1, false);
@@ -579,7 +603,7 @@ void TimedHalfCases(cudaStream_t s, std::mt19937* rng) {
   RunBiasAct<T>(s, rng, {8, 64, 64, 256}, 3, true, Act::kLrelu, 0.2f, g, -1.f, 0, true);
   RunBiasAct<T>(s, rng, {8, 64, 64, 256}, 3, true, Act::kLrelu, 0.2f, g, -1.f, 1, true);
   RunUpFirDn<T>(s, rng, 8, 256, 32, 32, 4, 4, 2, 2, 1, 1, 2, 1, 2, 1, false, true, "up2x_4x4");
-  RunChannelScale<T>(s, rng, 32, 64 * 64, 256, 1, true);
+  RunChannelScale<T>(s, rng, 32, 64 * 64, 256, 1, true, true);
   RunChannelSum<T>(s, rng, 32 * 64 * 64, 256, true);
   RunUpFirDn<T>(s, rng, 8, 256, 64, 64, 4, 4, 1, 1, 2, 2, 1, 1, 1, 1, false, true, "down2x_4x4");
 }
@@ -1100,8 +1124,8 @@ int main(int argc, char** argv) {
   const float g = std::sqrt(2.f);
   RunBiasAct<float>(s, &rng, {8, 64, 64, 256}, 3, true, Act::kLrelu, 0.2f, g, -1.f, 0, true);
   RunBiasAct<float>(s, &rng, {8, 64, 64, 256}, 3, true, Act::kLrelu, 0.2f, g, -1.f, 1, true);
-  RunChannelScale<float>(s, &rng, 32, 64 * 64, 256, 0, true);
-  RunChannelScale<float>(s, &rng, 32, 64 * 64, 256, 1, true);
+  RunChannelScale<float>(s, &rng, 32, 64 * 64, 256, 0, true, true);
+  RunChannelScale<float>(s, &rng, 32, 64 * 64, 256, 1, true, true);
   RunChannelSum<float>(s, &rng, 32 * 64 * 64, 256, true);
   RunBiasAct<float>(s, &rng, {8, 64, 64, 256}, 3, true, Act::kLrelu, 0.2f, g, 256.f, 0, true);
   RunBiasAct<float>(s, &rng, {8, 256, 64, 64}, 1, true, Act::kLrelu, 0.2f, g, -1.f, 0, true);

@@ -232,11 +232,13 @@ class ModulatedConv2D(keras.layers.Layer):
         """[N, w_dim] -> [N, Cin] style s (the official affine transform, bias initially 1)."""
         return tf.matmul(w, self.mod_weight * self.mod_coef) + (self.mod_bias + 1.0)
 
-    def call(self, x, w, fused_modconv=None, training=False):
+    def call(self, x, w, fused_modconv=None, training=False, add=None):
         """x [N, H, W, Cin] in float32 or a reduced type (the convolution computes in x's dtype), w [N, w_dim].
 
         The styles s and the demodulation coefficients are computed in float32 from the float32 weights and cast to
-        x's dtype where they meet the activations.
+        x's dtype where they meet the activations. add: optional [N, H', W', 1] in x's dtype, added to the output
+        (the synthesis layer's noise); the non-fused path adds it in the demodulation's pass (`channel_scale`'s
+        addend), which rounds exactly as a separate add would.
         """
         x = as_compute(x)
         w = as_float32(w)
@@ -271,13 +273,15 @@ class ModulatedConv2D(keras.layers.Layer):
             y = conv2d_resample(xg, wg, self.filter, up=2 if self.up else 1, grouped=True, impl=self.impl)
             ho, wo = tf.shape(y)[1], tf.shape(y)[2]
             y = tf.reshape(y, [ho, wo, n, self.filters])
-            return tf.transpose(y, [2, 0, 1, 3])
-        # x * s and y * d as one op each whose gradient reads dy and x once (the same numbers as broadcasting Muls).
+            y = tf.transpose(y, [2, 0, 1, 3])
+            return y if add is None else y + add
+        # x * s and y * d (+ add) as one op each whose gradient reads dy and x once (the same numbers as broadcasting
+        # Muls and an AddV2).
         x = channel_scale(x, cast(s, x.dtype), impl=self.impl)
         y = conv2d_resample(x, weight, self.filter, up=2 if self.up else 1, impl=self.impl)
         if d is not None:
-            y = channel_scale(y, cast(d, y.dtype), impl=self.impl)
-        return y
+            return channel_scale(y, cast(d, y.dtype), add, impl=self.impl)
+        return y if add is None else y + add
 
     def get_config(self):
         config = super().get_config()
@@ -332,19 +336,25 @@ class SynthesisLayer(keras.layers.Layer):
         passes noise from stateless RNGs so that runs are reproducible and independent of the replica split).
 
         Computes in x's dtype. The noise (given, drawn or constant) is float32 whatever that dtype, so a run draws
-        the same numbers in every precision; noise * strength is rounded to x's dtype once, where it is added."""
-        x = self.conv(x, w, fused_modconv=fused_modconv, training=training)
+        the same numbers in every precision; noise * strength is rounded to x's dtype once, where it is added (in
+        the modulated conv's demodulation pass)."""
+        x = as_compute(x)
+        add = None
         if self.use_noise and noise_mode != "none":
+            shape = tf.shape(x)
+            scale = 2 if self.up else 1  # the conv's output is [N, H * up, W * up, filters]
             if noise_mode == "random" and noise is not None:
                 noise = tf.cast(noise, tf.float32)
             elif noise_mode == "random":
-                shape = tf.shape(x)
-                noise = tf.random.normal([shape[0], shape[1], shape[2], 1])
+                noise = tf.random.normal([shape[0], shape[1] * scale, shape[2] * scale, 1])
             elif noise_mode == "const":
                 noise = noise_const[tf.newaxis, :, :, tf.newaxis]
             else:
                 raise ValueError(f"noise_mode must be 'random', 'const' or 'none', got {noise_mode!r}")
-            x = x + cast(noise * self.noise_strength, x.dtype)
+            add = cast(noise * self.noise_strength, x.dtype)
+            if noise_mode == "const":  # one map for every sample
+                add = tf.broadcast_to(add, tf.stack([shape[0], tf.shape(add)[1], tf.shape(add)[2], 1]))
+        x = self.conv(x, w, fused_modconv=fused_modconv, training=training, add=add)
         return bias_act(x, self.bias, act=self.activation, clamp=self.conv_clamp, impl=self.impl)
 
     def get_config(self):

@@ -39,6 +39,22 @@ absl::Status ShapeParams(const Tensor& x, const Tensor& s,
   return absl::OkStatus();
 }
 
+// The addend: none (no elements; *has = false) or x's shape with a last
+// dimension of 1.
+absl::Status AddendParams(const Tensor& x, const Tensor& a, bool* has) {
+  *has = false;
+  if (a.NumElements() == 0 && a.dims() == 1) return absl::OkStatus();
+  tensorflow::TensorShape want = x.shape();
+  want.set_dim(x.dims() - 1, 1);
+  if (a.shape() != want) {
+    return InvalidArgument("Sg2ChannelScale: the addend a must have shape ",
+                           want.DebugString(), " (x's with one channel) or "
+                           "[0] for none, got ", a.shape().DebugString());
+  }
+  *has = true;
+  return absl::OkStatus();
+}
+
 #if GOOGLE_CUDA
 // The float32 (for the 16-bit types) partial sums that the CUDA reductions
 // add in their fixed order; at least one element so the pointer is valid.
@@ -63,22 +79,27 @@ class ChannelScaleOp : public OpKernel {
   void Compute(OpKernelContext* ctx) override {
     const Tensor& x = ctx->input(0);
     const Tensor& s = ctx->input(1);
+    const Tensor& a = ctx->input(2);
     ChannelScaleParams p;
     OP_REQUIRES_OK(ctx, ShapeParams(x, s, &p));
+    bool has_a = false;
+    OP_REQUIRES_OK(ctx, AddendParams(x, a, &has_a));
     Tensor* y = nullptr;
     OP_REQUIRES_OK(ctx, ctx->forward_input_or_allocate_output({0}, 0,
                                                               x.shape(), &y));
     if (x.NumElements() == 0) return;
     const T* xp = x.flat<T>().data();
     const T* sp = s.flat<T>().data();
+    const T* ap = has_a ? a.flat<T>().data() : nullptr;
     T* yp = y->flat<T>().data();
     if constexpr (std::is_same<Device, CpuTag>::value) {
-      ChannelScaleCpu(p, AsCpu(xp), AsCpu(sp), AsCpu(yp), TfParallelFor(ctx));
+      ChannelScaleCpu(p, AsCpu(xp), AsCpu(sp), AsCpu(ap), AsCpu(yp),
+                      TfParallelFor(ctx));
     } else {
 #if GOOGLE_CUDA
       RunOnCudaStream(ctx, "Sg2ChannelScale", [&](cudaStream_t stream) {
         return LaunchChannelScaleCuda(stream, p, AsLauncher(xp), AsLauncher(sp),
-                                      AsLauncher(yp));
+                                      AsLauncher(ap), AsLauncher(yp));
       });
 #endif
     }
@@ -94,26 +115,32 @@ class ChannelScaleGradOp : public OpKernel {
     const Tensor& dy = ctx->input(0);
     const Tensor& x = ctx->input(1);
     const Tensor& s = ctx->input(2);
+    const Tensor& a = ctx->input(3);
     OP_REQUIRES(ctx, dy.shape() == x.shape(),
                 InvalidArgument("Sg2ChannelScaleGrad: dy shape ",
                                 dy.shape().DebugString(), " != x shape ",
                                 x.shape().DebugString()));
     ChannelScaleParams p;
     OP_REQUIRES_OK(ctx, ShapeParams(x, s, &p));
+    bool has_a = false;
+    OP_REQUIRES_OK(ctx, AddendParams(x, a, &has_a));
     Tensor* dx = nullptr;
     Tensor* ds = nullptr;
+    Tensor* da = nullptr;
     OP_REQUIRES_OK(ctx, ctx->forward_input_or_allocate_output({0}, 0,
                                                               x.shape(), &dx));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, s.shape(), &ds));
-    if (s.NumElements() == 0) return;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, a.shape(), &da));
+    if (s.NumElements() == 0 && da->NumElements() == 0) return;
     const T* dyp = dy.flat<T>().data();
     const T* xp = x.flat<T>().data();
     const T* sp = s.flat<T>().data();
     T* dxp = dx->flat<T>().data();
     T* dsp = ds->flat<T>().data();
+    T* dap = has_a ? da->flat<T>().data() : nullptr;
     if constexpr (std::is_same<Device, CpuTag>::value) {
       ChannelScaleGradCpu(p, AsCpu(dyp), AsCpu(xp), AsCpu(sp), AsCpu(dxp),
-                          AsCpu(dsp), TfParallelFor(ctx));
+                          AsCpu(dsp), AsCpu(dap), TfParallelFor(ctx));
     } else {
 #if GOOGLE_CUDA
       Tensor work;
@@ -123,7 +150,8 @@ class ChannelScaleGradOp : public OpKernel {
       RunOnCudaStream(ctx, "Sg2ChannelScaleGrad", [&](cudaStream_t stream) {
         return LaunchChannelScaleGradCuda(stream, p, AsLauncher(dyp),
                                           AsLauncher(xp), AsLauncher(sp),
-                                          AsLauncher(dxp), AsLauncher(dsp), wp);
+                                          AsLauncher(dxp), AsLauncher(dsp),
+                                          AsLauncher(dap), wp);
       });
 #endif
     }

@@ -14,6 +14,7 @@ namespace {
 
 using cuda::Load;
 using cuda::LoadReadOnly;
+using cuda::RoundTo;
 using cuda::Store;
 
 __device__ __forceinline__ float MulRn(float a, float b) { return __fmul_rn(a, b); }
@@ -21,17 +22,52 @@ __device__ __forceinline__ double MulRn(double a, double b) { return __dmul_rn(a
 __device__ __forceinline__ float AddRn(float a, float b) { return __fadd_rn(a, b); }
 __device__ __forceinline__ double AddRn(double a, double b) { return __dadd_rn(a, b); }
 
-// Grid-stride over the elements of x: y = x * s[n, c].
+// Grid-stride over the elements of x: y = x * s[n, c], or with an addend
+// T(x * s[n, c]) + a[n, i] (the product rounded to T first, as on the CPU).
 template <typename T>
 __global__ void ChannelScaleKernel(ChannelScaleParams p, const T* x,
-                                   const T* s, T* y) {
+                                   const T* s, const T* a, T* y) {
   const int64_t size = p.batch * p.inner * p.channels;
   const int64_t per_sample = p.inner * p.channels;
   const int64_t stride = static_cast<int64_t>(blockDim.x) * gridDim.x;
   for (int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
        i < size; i += stride) {
     const int64_t n = i / per_sample, c = i % p.channels;
-    Store(y + i, MulRn(LoadReadOnly(x + i), LoadReadOnly(s + n * p.channels + c)));
+    const auto prod = MulRn(LoadReadOnly(x + i), LoadReadOnly(s + n * p.channels + c));
+    if (a == nullptr) {
+      Store(y + i, prod);
+    } else {
+      Store(y + i, AddRn(RoundTo<T>(prod), LoadReadOnly(a + i / p.channels)));
+    }
+  }
+}
+
+// One thread per row (n, i): da = sum over the channels of dy, in the CPU's
+// order (16 lanes per tile of kChannelScaleTile channels, combined by halving,
+// then the tiles in order).
+template <typename T>
+__global__ void ChannelScaleRowSumKernel(ChannelScaleParams p, const T* dy,
+                                         T* da) {
+  using A = typename AccType<T>::type;
+  const int64_t C = p.channels, rows = p.batch * p.inner;
+  const int64_t stride = static_cast<int64_t>(blockDim.x) * gridDim.x;
+  for (int64_t r = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+       r < rows; r += stride) {
+    const T* row = dy + r * C;
+    A total = A(0);
+    for (int64_t c0 = 0; c0 < C; c0 += kChannelScaleTile) {
+      const int64_t w = C - c0 < kChannelScaleTile ? C - c0 : kChannelScaleTile;
+      A lane[16];
+      for (int j = 0; j < 16; ++j) lane[j] = A(0);
+      for (int64_t k = 0; k < w; ++k) {
+        lane[k % 16] = AddRn(lane[k % 16], LoadReadOnly(row + c0 + k));
+      }
+      for (int h = 8; h >= 1; h /= 2) {
+        for (int j = 0; j < h; ++j) lane[j] = AddRn(lane[j], lane[j + h]);
+      }
+      total = c0 == 0 ? lane[0] : AddRn(total, lane[0]);
+    }
+    Store(da + r, total);
   }
 }
 
@@ -124,20 +160,25 @@ int Blocks(int64_t work, int threads) {
 
 template <typename T>
 int LaunchChannelScaleCuda(cudaStream_t stream, const ChannelScaleParams& p,
-                           const T* x, const T* s, T* y) {
+                           const T* x, const T* s, const T* a, T* y) {
   const int64_t size = p.batch * p.inner * p.channels;
   if (size == 0) return 0;
   constexpr int kThreads = 256;
-  ChannelScaleKernel<T><<<Blocks(size, kThreads), kThreads, 0, stream>>>(p, x, s, y);
+  ChannelScaleKernel<T><<<Blocks(size, kThreads), kThreads, 0, stream>>>(p, x, s, a, y);
   return static_cast<int>(cudaGetLastError());
 }
 
 template <typename T>
 int LaunchChannelScaleGradCuda(cudaStream_t stream, const ChannelScaleParams& p,
                                const T* dy, const T* x, const T* s, T* dx,
-                               T* ds, typename AccType<T>::type* workspace) {
-  if (p.batch == 0 || p.channels == 0) return 0;
+                               T* ds, T* da, typename AccType<T>::type* workspace) {
   constexpr int kThreads = 256;
+  if (da != nullptr && p.batch * p.inner > 0) {
+    // With no channels every row sum is 0 (the kernel's empty loop).
+    ChannelScaleRowSumKernel<T><<<Blocks(p.batch * p.inner, kThreads), kThreads, 0, stream>>>(
+        p, dy, da);
+  }
+  if (p.batch == 0 || p.channels == 0) return static_cast<int>(cudaGetLastError());
   const int64_t chunk_work = ChannelScaleWorkspaceElems(p);
   if (chunk_work > 0) {
     ChannelScaleGradChunkKernel<T><<<Blocks(chunk_work, kThreads), kThreads, 0, stream>>>(
@@ -165,10 +206,10 @@ int LaunchChannelSumCuda(cudaStream_t stream, int64_t rows, int64_t C,
 
 #define SG2_INSTANTIATE(T)                                                     \
   template int LaunchChannelScaleCuda<T>(cudaStream_t, const ChannelScaleParams&, \
-                                         const T*, const T*, T*);              \
+                                         const T*, const T*, const T*, T*);    \
   template int LaunchChannelScaleGradCuda<T>(                                  \
       cudaStream_t, const ChannelScaleParams&, const T*, const T*, const T*,   \
-      T*, T*, AccType<T>::type*);                                             \
+      T*, T*, T*, AccType<T>::type*);                                         \
   template int LaunchChannelSumCuda<T>(cudaStream_t, int64_t, int64_t,         \
                                        const T*, T*, AccType<T>::type*);
 SG2_INSTANTIATE(BFloat16)

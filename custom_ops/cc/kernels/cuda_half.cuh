@@ -78,6 +78,18 @@ __device__ __forceinline__ void Store(T* p, typename AccType<T>::type v) {
   }
 }
 
+// v rounded to T and widened again (the identity for float and double).
+template <typename T>
+__device__ __forceinline__ typename AccType<T>::type RoundTo(
+    typename AccType<T>::type v) {
+  if constexpr (kIs16Bit<T>) {
+    using C = Cuda16<T>;
+    return C::ToFloat(C::FromFloat(v));
+  } else {
+    return v;
+  }
+}
+
 }  // namespace cuda
 }  // namespace sg2
 

@@ -499,6 +499,10 @@ void EmulateTiles(const FlCudaArgs& a, size_t smem, int64_t blocks,
   }
 }
 
+// cudaDevAttrMaxSharedMemoryPerBlockOptin of an A100 (sm_80), the smallest
+// among the GPUs the library is built for.
+constexpr int kEmulatedOptinSharedBytes = 163 * 1024;
+
 template <typename T, int G>
 int EmulateG(const FilteredLreluParams& p, int first_tile, const T* x,
              const float* fu, const float* fd, const T* b, const uint8_t* si,
@@ -506,7 +510,9 @@ int EmulateG(const FilteredLreluParams& p, int first_tile, const T* x,
   FlCudaArgs a;
   size_t smem = 0;
   int64_t blocks = 0;
-  if (!Plan<T, G>(p, 48 * 1024, first_tile, &a, &smem, &blocks)) {
+  // Plan tries 48 KiB first; beyond it, the opt-in that LaunchG asks a real
+  // GPU for, here the smallest among the targeted GPUs (sm_80).
+  if (!Plan<T, G>(p, kEmulatedOptinSharedBytes, first_tile, &a, &smem, &blocks)) {
     return static_cast<int>(cudaErrorInvalidValue);
   }
   if (NeedsRecordZeroed(p)) std::memset(so, 0, RecordBytes(p));
