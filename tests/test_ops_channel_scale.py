@@ -316,3 +316,26 @@ def test_addend_shape_checked_in_the_kernel(needs_custom_ops):
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"addend a must have shape \[3,4,4,1\]"):
         fn(x, np.ones([3, 4, 5, 1], np.float32))
     np.testing.assert_array_equal(fn(x, np.full([3, 4, 4, 1], 0.5, np.float32)).numpy(), x + 0.5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_addend_gradient_when_dx_reuses_dys_buffer(needs_custom_ops, dtype):
+    """Inside a graph, dy made by an op that nothing else reads can be handed to dx as its buffer (TF's input
+    forwarding); da must still be the sum of dy, not of dx = dy * s."""
+    from stylegan2_tf.ops import _library
+    lib = _library.get_library()
+    r = np.random.default_rng(8)
+    shape = (2, 6, 5, 70)
+    x, g = (tf.cast(r.standard_normal(shape), dtype) for _ in range(2))
+    s = tf.cast(r.standard_normal((2, 70)), dtype)
+    a = tf.zeros(shape[:-1] + (1,), dtype)
+
+    @tf.function
+    def grads(g, x, s, a):
+        dy = g * tf.cast(2, dtype)  # only the grad op reads it
+        return lib.sg2_channel_scale_grad(dy, x, s, a)
+
+    dx, ds, da = grads(g, x, s, a)
+    dy = f64(g) * 2
+    np.testing.assert_array_equal(f64(dx), f64(tf.cast(dy, dtype) * s[:, None, None, :]))
+    np.testing.assert_array_equal(f64(da), _lane_row_sums(dy.reshape(-1, 70), dtype).reshape(shape[:-1] + (1,)))

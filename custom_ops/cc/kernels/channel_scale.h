@@ -156,12 +156,13 @@ SG2_ALWAYS_INLINE void ChannelScaleGradUnit(
     const T* __restrict dyr = dy + r * C;
     const T* __restrict xr = x + r * C;
     T* __restrict dxr = dx + r * C;
+    // Before dx is written: the op may hand dy's buffer to dx.
+    if constexpr (kAdd) da_part[r] = TileRowSum<T>(dyr, w);
     StoreEach<kChannelScaleTile>(dxr, w, [&](int64_t c) SG2_LAMBDA_INLINE -> A {
       const A g = static_cast<A>(dyr[c]);
       acc[c] += g * static_cast<A>(xr[c]);
       return g * sc[c];
     });
-    if constexpr (kAdd) da_part[r] = TileRowSum<T>(dyr, w);
   }
   for (int64_t c = 0; c < w; ++c) part[c] = acc[c];
 }
