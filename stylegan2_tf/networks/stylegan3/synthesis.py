@@ -229,7 +229,7 @@ class SynthesisLayer(keras.layers.Layer):
             wsq = tf.reduce_sum(tf.square(weight), axis=[0, 1])          # [I, O]
             dcoefs = tf.math.rsqrt(tf.matmul(tf.square(styles), wsq) + 1e-8)   # [N, O]
         x = channel_scale(x, cast(styles * input_gain, x.dtype), impl=self.impl)
-        x = full_conv2d(x, cast(weight, x.dtype))                       # padding k - 1 on every side
+        x = full_conv2d(x, weight)                       # padding k - 1 on every side; w cast to x.dtype
         if dcoefs is not None:
             x = channel_scale(x, cast(dcoefs, x.dtype), impl=self.impl)
         return filtered_lrelu(x, fu=self.up_filter, fd=self.down_filter, b=self.bias, up=s.up_factor,
