@@ -80,12 +80,13 @@ def test_custom_matches_reference(needs_custom_ops, fname, geom, data_format):
 
 @pytest.mark.parametrize("geom", [(2, 1, [2, 1, 2, 1]), (1, 2, [1, 1, 1, 1]), (2, 2, [1, -1, 2, 0])])
 @pytest.mark.parametrize("impl", ["ref", "custom"])
-def test_numerical_gradients_float64(geom, impl, request):
+@pytest.mark.parametrize("fname", ["full3x2", "sep3"])  # sep3: the separable op (custom), passes reversed in its grad
+def test_numerical_gradients_float64(geom, impl, fname, request):
     if impl == "custom":
         request.getfixturevalue("needs_custom_ops")
     up, down, pad = geom
     x = tf.constant(np.random.default_rng(2).standard_normal([1, 4, 5, 2]))
-    f = FILTERS["full3x2"]
+    f = FILTERS[fname]
     theo, num = tf.test.compute_gradient(lambda x: ops.upfirdn2d(x, f, up, down, pad, impl=impl), [x])
     np.testing.assert_allclose(theo[0], num[0], rtol=1e-7, atol=1e-7)
     # The gradient is itself an upfirdn2d: check its gradient numerically too.
@@ -254,3 +255,55 @@ def test_half_first_and_second_order_gradients_match_float64(dtype, impl, case, 
     ax, aggx = (t.numpy() for t in _half_r1(np.abs(x), np.abs(fr), np.abs(proj), tf.float64, "ref", case64))
     assert_within_roundings(gx, ex, dtype, k=2 * passes + 1, mag=ax, what="dloss/dx")
     assert_within_roundings(ggx, eggx, dtype, k=4 * passes + 2, mag=aggx, what="d|g|^2/dx")
+
+
+_BITS = {tf.float64: tf.int64, tf.float32: tf.int32, tf.bfloat16: tf.uint16, tf.float16: tf.uint16}
+
+
+@pytest.mark.parametrize("dtype", [tf.float64, tf.float32, tf.bfloat16, tf.float16])
+@pytest.mark.parametrize("data_format", ["NHWC", "NCHW"])
+def test_separable_op_gives_the_bits_of_two_passes(needs_custom_ops, dtype, data_format):
+    """Sg2UpFirDn2dSeparable (what a 1-D filter runs) against two Sg2UpFirDn2d passes with the filters [1, fw] and
+    [fh, 1], bit for bit, in both orders: random sizes, channel counts (1 to 128: vector tails), filters, up/down
+    factors and pads, crops included. On NHWC the CPU kernel keeps the intermediate rows in a per-thread ring."""
+    from stylegan2_tf.ops import _library
+    lib = _library.get_library()
+    r = np.random.default_rng(11)
+    checked = 0
+    while checked < 24:
+        n, c = int(r.integers(1, 4)), int(r.choice([1, 3, 16, 37, 128]))
+        h, w, fh, fw = [int(v) for v in r.integers(1, 12, 2)] + [int(v) for v in r.integers(1, 7, 2)]
+        upx, upy, downx, downy = (int(v) for v in r.choice([1, 1, 2, 3], 4))
+        px0, px1, py0, py1 = (int(v) for v in r.integers(-2, 6, 4))
+        if min(h * upy + min(py0, 0) + min(py1, 0), w * upx + min(px0, 0) + min(px1, 0)) <= 0:
+            continue
+        if (h * upy + py0 + py1 - fh) // downy < 0 or (w * upx + px0 + px1 - fw) // downx < 0:
+            continue
+        shape = [n, h, w, c] if data_format == "NHWC" else [n, c, h, w]
+        x = tf.cast(r.standard_normal(shape), dtype)
+        fx, fy = tf.cast(r.standard_normal(fw), dtype), tf.cast(r.standard_normal(fh), dtype)
+        xa = dict(upx=upx, downx=downx, padx0=px0, padx1=px1, data_format=data_format)
+        ya = dict(upy=upy, downy=downy, pady0=py0, pady1=py1, data_format=data_format)
+        both = dict(xa, **ya)
+        for y_first in (False, True):
+            if y_first:
+                two = lib.sg2_up_fir_dn2d(lib.sg2_up_fir_dn2d(x, tf.reshape(fy, [fh, 1]), **ya),
+                                          tf.reshape(fx, [1, fw]), **xa)
+            else:
+                two = lib.sg2_up_fir_dn2d(lib.sg2_up_fir_dn2d(x, tf.reshape(fx, [1, fw]), **xa),
+                                          tf.reshape(fy, [fh, 1]), **ya)
+            one = lib.sg2_up_fir_dn2d_separable(x, fx, fy, y_first=y_first, **both)
+            assert one.shape == two.shape
+            np.testing.assert_array_equal(tf.bitcast(one, _BITS[dtype]).numpy(), tf.bitcast(two, _BITS[dtype]).numpy(),
+                                          err_msg=f"{shape} f {fh}x{fw} {xa} {ya} y_first={y_first}")
+        checked += 1
+
+
+def test_separable_op_rejects_bad_filters(needs_custom_ops):
+    from stylegan2_tf.ops import _library
+    lib = _library.get_library()
+    x = tf.zeros([1, 4, 4, 2])
+    with pytest.raises((ValueError, tf.errors.InvalidArgumentError), match="rank 1"):
+        lib.sg2_up_fir_dn2d_separable(x, tf.ones([1, 3]), tf.ones([3]))
+    with pytest.raises((ValueError, tf.errors.InvalidArgumentError), match="output size would be 2x-1"):
+        lib.sg2_up_fir_dn2d_separable(x, tf.ones([6]), tf.ones([3]))

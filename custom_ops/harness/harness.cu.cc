@@ -402,6 +402,68 @@ void RunUpFirDn(cudaStream_t stream, std::mt19937* rng, int64_t n, int64_t c,
   cudaFree(dx); cudaFree(df); cudaFree(dout);
 }
 
+// The separable form (x pass then y pass, or y first): on the CPU the fused
+// functor must give the bits of two single-pass functor calls; on the GPU the
+// launcher (two passes through a temporary) is compared with the CPU.
+template <typename T>
+void RunUpFirDnSeparable(cudaStream_t stream, std::mt19937* rng, int64_t n,
+                         int64_t c, int64_t h, int64_t w, int fh, int fw,
+                         int upx, int upy, int downx, int downy, int px0,
+                         int px1, int py0, int py1, bool nchw, bool y_first,
+                         const char* label) {
+  using D = typename Types<T>::Dev;
+  UpFirDn2dParams p;
+  p.batch = n; p.channels = c; p.in_h = h; p.in_w = w; p.fh = fh; p.fw = fw;
+  p.upx = upx; p.upy = upy; p.downx = downx; p.downy = downy;
+  p.padx0 = px0; p.padx1 = px1; p.pady0 = py0; p.pady1 = py1; p.nchw = nchw;
+  p.out_h = sg2::UpFirDn2dOutSize(h, upy, py0, py1, fh, downy);
+  p.out_w = sg2::UpFirDn2dOutSize(w, upx, px0, px1, fw, downx);
+  if (p.out_h < 1 || p.out_w < 1) { std::fprintf(stderr, "bad case\n"); std::exit(2); }
+  auto x = RandomVec<T>(n * c * h * w, rng, 1.f);
+  auto fx = RandomVec<T>(fw, rng, 0.5f), fy = RandomVec<T>(fh, rng, 0.5f);
+  const int64_t osz = n * c * p.out_h * p.out_w;
+  const int64_t tsz = sg2::UpFirDn2dSeparableTempSize(p, y_first);
+  std::vector<T> ref(osz), out(osz), mid(tsz), two(osz);
+  sg2::UpFirDn2dSeparableCpu<T>(p, y_first, x.data(), fx.data(), fy.data(), mid.data(),
+                                ref.data(), ThreadFor);
+  // The same passes as two single-pass calls.
+  const UpFirDn2dParams first = y_first ? sg2::internal::YPassParams(p, w)
+                                        : sg2::internal::XPassParams(p, h);
+  const UpFirDn2dParams second = y_first ? sg2::internal::XPassParams(p, p.out_h)
+                                         : sg2::internal::YPassParams(p, p.out_w);
+  sg2::UpFirDn2dCpu<T>(first, x.data(), y_first ? fy.data() : fx.data(), mid.data(), ThreadFor);
+  sg2::UpFirDn2dCpu<T>(second, mid.data(), y_first ? fx.data() : fy.data(), two.data(), ThreadFor);
+  bool ok = std::memcmp(ref.data(), two.data(), osz * sizeof(T)) == 0;
+  char attrs[256];
+  std::snprintf(attrs, sizeof(attrs),
+                "\"f\": [%d,%d], \"up\": [%d,%d], \"down\": [%d,%d], \"pad\": [%d,%d,%d,%d], "
+                "\"y_first\": %s, \"cpu_equals_two_passes\": %s",
+                fh, fw, upx, upy, downx, downy, px0, px1, py0, py1, y_first ? "true" : "false",
+                ok ? "true" : "false");
+  std::string body = "\"op\": \"upfirdn2d_separable\", \"label\": \"" + std::string(label) +
+      "\", \"dtype\": \"" + Types<T>::kName + "\", \"format\": \"" + (nchw ? "NCHW" : "NHWC") +
+      "\", " + attrs;
+  if (g_cpu_only) {
+    body += std::string(", \"device\": \"cpu\", \"pass\": ") + (ok ? "true" : "false");
+    EmitRecord(body, ok);
+    return;
+  }
+  T *dx = ToDevice(x), *dfx = ToDevice(fx), *dfy = ToDevice(fy), *dmid = ToDevice(mid);
+  T* dout = ToDevice(out);
+  const int err = sg2::LaunchUpFirDn2dSeparableCuda<D>(
+      stream, p, y_first, reinterpret_cast<const D*>(dx), reinterpret_cast<const D*>(dfx),
+      reinterpret_cast<const D*>(dfy), reinterpret_cast<D*>(dmid), reinterpret_cast<D*>(dout));
+  if (err) { std::fprintf(stderr, "launch: %s\n", sg2::CudaErrorString(err)); std::exit(2); }
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+  CUDA_CHECK(cudaMemcpy(out.data(), dout, osz * sizeof(T), cudaMemcpyDeviceToHost));
+  Cmp cm = Compare(out, ref);
+  ok = ok && cm.ok;
+  body += ", \"max_abs_err\": " + Num(cm.max_abs) + ", \"max_rel_err\": " + Num(cm.max_rel) +
+      ", \"ref_scale\": " + Num(cm.scale) + ", \"pass\": " + (ok ? "true" : "false");
+  EmitRecord(body, ok);
+  cudaFree(dx); cudaFree(dfx); cudaFree(dfy); cudaFree(dmid); cudaFree(dout);
+}
+
 template <typename T>
 void SmallUpFirDnCases(cudaStream_t s, std::mt19937* rng) {
   for (bool nchw : {false, true}) {
@@ -421,6 +483,14 @@ void SmallUpFirDnCases(cudaStream_t s, std::mt19937* rng) {
     RunUpFirDn<T>(s, rng, 2, 33, 6, 5, 3, 4, 1, 1, 2, 2, 1, 2, 0, 1, nchw, false, "c33_down2");
     RunUpFirDn<T>(s, rng, 1, 2, 5, 40, 4, 4, 2, 2, 1, 1, 2, 1, 2, 1, nchw, false, "w40_up2");
     RunUpFirDn<T>(s, rng, 1, 3, 6, 70, 3, 5, 1, 2, 2, 1, -1, 3, 1, 1, nchw, false, "w70_mixed");
+    // The separable op in both orders: StyleGAN2's blur, 2x up and 2x down,
+    // and odd sizes with crops and 3x factors.
+    for (bool y_first : {false, true}) {
+      RunUpFirDnSeparable<T>(s, rng, 2, 32, 8, 8, 4, 4, 1, 1, 1, 1, 2, 2, 2, 2, nchw, y_first, "sep_blur");
+      RunUpFirDnSeparable<T>(s, rng, 2, 17, 6, 7, 4, 4, 2, 2, 1, 1, 2, 1, 2, 1, nchw, y_first, "sep_up2");
+      RunUpFirDnSeparable<T>(s, rng, 2, 5, 9, 8, 4, 4, 1, 1, 2, 2, 1, 1, 1, 1, nchw, y_first, "sep_down2");
+      RunUpFirDnSeparable<T>(s, rng, 1, 3, 7, 11, 5, 3, 3, 1, 1, 2, -1, 4, 3, -2, nchw, y_first, "sep_odd");
+    }
   }
 }
 

@@ -6,8 +6,10 @@ Conventions (x = width, y = height):
     processing; `flip_filter=True` is a correlation. Symmetric filters (all the usual ones) do not care.
   * A 1-D filter is separable: it runs along x, then along y. `gain` scales the output.
 
-`impl='custom'` runs the compiled `Sg2UpFirDn2d` op; its gradient is another `Sg2UpFirDn2d` (flipped filter,
-up/down swapped, padding adjusted), so it is differentiable to any order. `impl='ref'` uses standard TF ops.
+`impl='custom'` runs the compiled `Sg2UpFirDn2d` op (a 2-D filter) or `Sg2UpFirDn2dSeparable` (a 1-D filter: the x
+pass and the y pass in one op, the same bits as two `Sg2UpFirDn2d` passes); the gradient of each is the same op
+(flipped filter, up/down swapped, padding adjusted, and for the separable op the passes in the reverse order), so it is
+differentiable to any order. `impl='ref'` uses standard TF ops.
 
 bfloat16/float16 inputs: the filter is prepared (flip, gain) in float32 and rounded once to the input's type; each
 pass accumulates in float32 and rounds its output once, in both implementations (the reference casts to float32
@@ -185,6 +187,28 @@ def _register_gradient() -> None:
             pady0=fh - py0 - 1, pady1=h * upy - out_h * downy + py0, data_format=data_format)
         return dx, None
 
+    @tf.RegisterGradient("Sg2UpFirDn2dSeparable")
+    def _upfirdn2d_separable_grad(op, dy):
+        # The transposed passes in the reverse order: y = Py(Px(x)) gives dx = Px^T(Py^T(dy)), y pass first.
+        x, fx, fy = op.inputs
+        get = op.get_attr
+        upx, upy, downx, downy = get("upx"), get("upy"), get("downx"), get("downy")
+        px0, px1, py0, py1 = get("padx0"), get("padx1"), get("pady0"), get("pady1")
+        data_format = get("data_format")
+        data_format = data_format.decode() if isinstance(data_format, bytes) else data_format
+        h_axis, w_axis = (1, 2) if data_format == "NHWC" else (2, 3)
+        h, w = x.shape[h_axis], x.shape[w_axis]
+        if h is None or w is None:
+            raise ValueError("the gradient of upfirdn2d needs static spatial input sizes")
+        fw, fh = fx.shape[0], fy.shape[0]
+        out_h, out_w = _out_size(h, upy, downy, py0, py1, fh), _out_size(w, upx, downx, px0, px1, fw)
+        dx = _library.get_library().sg2_up_fir_dn2d_separable(
+            dy, tf.reverse(fx, [0]), tf.reverse(fy, [0]), upx=downx, upy=downy, downx=upx, downy=upy,
+            padx0=fw - px0 - 1, padx1=w * upx - out_w * downx + px0,
+            pady0=fh - py0 - 1, pady1=h * upy - out_h * downy + py0, data_format=data_format,
+            y_first=not get("y_first"))
+        return dx, None, None
+
     _gradient_registered = True
 
 
@@ -239,10 +263,15 @@ def upfirdn2d(x, f, up: IntOrPair = 1, down: IntOrPair = 1, padding=0, flip_filt
     if not flip_filter:  # the passes correlate; a convolution correlates with the flipped filter
         f = tf.reverse(f, [0] if f.shape.rank == 1 else [0, 1])
     if f.shape.rank == 1:
-        fx = tf.cast(tf.reshape(f, [1, fw]), x.dtype)
-        fy = tf.cast(tf.reshape(f * tf.constant(gain, f.dtype), [fh, 1]), x.dtype)
-        x = _pass(x, fx, upx, 1, downx, 1, px0, px1, 0, 0, data_format, impl)
-        return _pass(x, fy, 1, upy, 1, downy, 0, 0, py0, py1, data_format, impl)
+        fx = tf.cast(f, x.dtype)
+        fy = tf.cast(f * tf.constant(gain, f.dtype), x.dtype)
+        if impl == "custom":  # both passes in one op: the same bits, without the intermediate image (NHWC CPU)
+            _register_gradient()
+            return _library.get_library().sg2_up_fir_dn2d_separable(
+                x, fx, fy, upx=upx, upy=upy, downx=downx, downy=downy, padx0=px0, padx1=px1, pady0=py0, pady1=py1,
+                data_format=data_format)
+        x = _pass(x, tf.reshape(fx, [1, fw]), upx, 1, downx, 1, px0, px1, 0, 0, data_format, impl)
+        return _pass(x, tf.reshape(fy, [fh, 1]), 1, upy, 1, downy, 0, 0, py0, py1, data_format, impl)
     if gain != 1:
         f = f * tf.constant(gain, f.dtype)
     return _pass(x, tf.cast(f, x.dtype), upx, upy, downx, downy, px0, px1, py0, py1, data_format, impl)

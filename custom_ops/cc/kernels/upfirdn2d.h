@@ -85,42 +85,154 @@ struct CpuPlan {
   }
 };
 
-// NHWC: one work unit = one output row (n, oy); the innermost loop runs over
-// contiguous channels and vectorizes. Units [u0, u1); buf: C accumulators for
-// the 16-bit types (unused for float/double, which accumulate in place).
+// NHWC: one output row oy, accumulated tap by tap: for each row tap (in
+// table order) and each column tap kx = 0, 1, ..., every output pixel of the
+// row that the tap reaches gets f * x. Each output element thus sums its taps
+// in the same order as a per-pixel loop would (rows, then columns, ascending),
+// with the taps that land on inserted zeros or padding skipped, but the work
+// runs as long loops over the row's pixels x channels: one contiguous loop per
+// tap when the x axis is not resampled (the vertical pass of a separable
+// filter, or a plain blur), one loop over the reached pixels otherwise.
+// row(i): input row i (W * C values). buf: OW * C accumulators for the 16-bit
+// types (unused for float/double, which accumulate in place in yr).
+template <typename T, typename RowFn>
+SG2_ALWAYS_INLINE void UpFirDn2dRowNHWC(
+    const UpFirDn2dParams& p, const CpuPlan<typename AccType<T>::type>& plan,
+    int64_t oy, RowFn&& row, T* yr, typename AccType<T>::type* buf) {
+  using A = typename AccType<T>::type;
+  const int64_t C = p.channels, W = p.in_w, OW = p.out_w;
+  const bool dense_x = p.upx == 1 && p.downx == 1;
+  A* __restrict acc;
+  if constexpr (std::is_same<T, A>::value) {
+    acc = yr;
+  } else {
+    acc = buf;
+  }
+  for (int64_t e = 0; e < OW * C; ++e) acc[e] = A(0);
+  const int32_t r0 = plan.rows.start[oy], rn = plan.rows.count[oy];
+  for (int32_t r = r0; r < r0 + rn; ++r) {
+    const T* xr = row(plan.rows.i[r]);
+    const A* fr =
+        plan.filter.data() + static_cast<int64_t>(plan.rows.k[r]) * p.fw;
+    for (int kx = 0; kx < p.fw; ++kx) {
+      const A w = fr[kx];
+      if (dense_x) {
+        // acc[ox] += w * x[ox + kx - padx0] for the in-range columns.
+        const int64_t shift = kx - p.padx0;
+        const int64_t lo = std::max<int64_t>(0, -shift);
+        const int64_t hi = std::min<int64_t>(OW, W - shift);
+        if (lo >= hi) continue;
+        A* __restrict a = acc + lo * C;
+        const T* __restrict xs = xr + (lo + shift) * C;
+        const int64_t m = (hi - lo) * C;
+        for (int64_t e = 0; e < m; ++e) a[e] += w * static_cast<A>(xs[e]);
+      } else {
+        // Output column ox meets upsampled column ox * downx + kx - padx0,
+        // which holds input column q / upx when q is a multiple of upx
+        // inside the input.
+        for (int64_t ox = 0; ox < OW; ++ox) {
+          const int64_t q = ox * p.downx + kx - p.padx0;
+          if (q < 0 || q >= W * p.upx || q % p.upx != 0) continue;
+          A* __restrict a = acc + ox * C;
+          const T* __restrict xp = xr + (q / p.upx) * C;
+          for (int64_t c = 0; c < C; ++c) a[c] += w * static_cast<A>(xp[c]);
+        }
+      }
+    }
+  }
+  if constexpr (!std::is_same<T, A>::value) StoreNarrowed(acc, yr, OW * C);
+}
+
+// NHWC: one work unit = one output row (n, oy). Units [u0, u1).
 template <typename T>
 SG2_ALWAYS_INLINE void UpFirDn2dRowsNHWC(
     const UpFirDn2dParams& p, const CpuPlan<typename AccType<T>::type>& plan,
     const T* x, T* y, typename AccType<T>::type* buf, int64_t u0, int64_t u1) {
-  using A = typename AccType<T>::type;
   const int64_t C = p.channels, H = p.in_h, W = p.in_w;
   const int64_t OH = p.out_h, OW = p.out_w;
   for (int64_t u = u0; u < u1; ++u) {
+    const T* xn = x + (u / OH) * H * W * C;
+    UpFirDn2dRowNHWC<T>(
+        p, plan, u % OH, [&](int64_t i) { return xn + i * W * C; },
+        y + u * OW * C, buf);
+  }
+}
+
+// The parameters of one pass of a separable upfirdn2d (see
+// UpFirDn2dSeparableCpu) over an image of height h (x pass) or width w (y
+// pass): the other axis is left as it is.
+inline UpFirDn2dParams XPassParams(const UpFirDn2dParams& p, int64_t h) {
+  UpFirDn2dParams q = p;
+  q.in_h = q.out_h = h;
+  q.fh = 1;
+  q.upy = q.downy = 1;
+  q.pady0 = q.pady1 = 0;
+  return q;
+}
+inline UpFirDn2dParams YPassParams(const UpFirDn2dParams& p, int64_t w) {
+  UpFirDn2dParams q = p;
+  q.in_w = q.out_w = w;
+  q.fw = 1;
+  q.upx = q.downx = 1;
+  q.padx0 = q.padx1 = 0;
+  return q;
+}
+
+// Separable NHWC, x pass first, one work unit = one output row (n, oy): the
+// x-pass rows it needs (consecutive input rows, at most `slots` of them) are
+// computed into a ring of T rows (rounded as the separate pass rounds them),
+// where the next output rows find them again, then the y pass reads them.
+// px/plan_x: the x pass over x (XPassParams(p, H)); py/plan_y: the y pass over
+// the x pass's output (YPassParams(p, OW)). ring: slots * OW * C values,
+// tags: slots (-1 = empty), buf: OW * C accumulators (16-bit types).
+template <typename T>
+SG2_ALWAYS_INLINE void UpFirDn2dSepXFirstRowsNHWC(
+    const UpFirDn2dParams& px, const CpuPlan<typename AccType<T>::type>& plan_x,
+    const UpFirDn2dParams& py, const CpuPlan<typename AccType<T>::type>& plan_y,
+    const T* x, T* y, T* ring, int64_t* tags, int slots,
+    typename AccType<T>::type* buf, int64_t u0, int64_t u1) {
+  const int64_t C = px.channels, H = px.in_h, W = px.in_w;
+  const int64_t OH = py.out_h, OW = px.out_w;
+  for (int64_t u = u0; u < u1; ++u) {
     const int64_t n = u / OH, oy = u % OH;
     const T* xn = x + n * H * W * C;
-    const int32_t r0 = plan.rows.start[oy], rn = plan.rows.count[oy];
-    for (int64_t ox = 0; ox < OW; ++ox) {
-      T* yp = y + ((n * OH + oy) * OW + ox) * C;
-      A* __restrict acc;
-      if constexpr (std::is_same<T, A>::value) {
-        acc = yp;  // accumulate in place: no extra copy for float/double
-      } else {
-        acc = buf;
-      }
-      for (int64_t c = 0; c < C; ++c) acc[c] = A(0);
-      const int32_t c0 = plan.cols.start[ox], cn = plan.cols.count[ox];
-      for (int32_t r = r0; r < r0 + rn; ++r) {
-        const T* xr = xn + plan.rows.i[r] * W * C;
-        const A* fr =
-            plan.filter.data() + static_cast<int64_t>(plan.rows.k[r]) * p.fw;
-        for (int32_t q = c0; q < c0 + cn; ++q) {
-          const A w = fr[plan.cols.k[q]];
-          const T* __restrict xp = xr + plan.cols.i[q] * C;
-          for (int64_t c = 0; c < C; ++c) acc[c] += w * static_cast<A>(xp[c]);
-        }
-      }
-      if constexpr (!std::is_same<T, A>::value) StoreNarrowed(acc, yp, C);
+    const int32_t r0 = plan_y.rows.start[oy], rn = plan_y.rows.count[oy];
+    for (int32_t r = r0; r < r0 + rn; ++r) {
+      const int64_t i = plan_y.rows.i[r];
+      const int s = static_cast<int>(i % slots);
+      if (tags[s] == n * H + i) continue;
+      UpFirDn2dRowNHWC<T>(
+          px, plan_x, i, [&](int64_t j) { return xn + j * W * C; },
+          ring + s * OW * C, buf);
+      tags[s] = n * H + i;
     }
+    UpFirDn2dRowNHWC<T>(
+        py, plan_y, oy,
+        [&](int64_t i) { return ring + (i % slots) * OW * C; },
+        y + u * OW * C, buf);
+  }
+}
+
+// Separable NHWC, y pass first, one work unit = one output row (n, oy): the y
+// pass's row oy (W * C values, rounded to T in mid), then the x pass over it.
+// py/plan_y: YPassParams(p, W); px/plan_x: XPassParams(p, 1) (one row).
+// buf: max(W, OW) * C accumulators (16-bit types).
+template <typename T>
+SG2_ALWAYS_INLINE void UpFirDn2dSepYFirstRowsNHWC(
+    const UpFirDn2dParams& py, const CpuPlan<typename AccType<T>::type>& plan_y,
+    const UpFirDn2dParams& px, const CpuPlan<typename AccType<T>::type>& plan_x,
+    const T* x, T* y, T* mid, typename AccType<T>::type* buf, int64_t u0,
+    int64_t u1) {
+  const int64_t C = py.channels, H = py.in_h, W = py.in_w;
+  const int64_t OH = py.out_h, OW = px.out_w;
+  for (int64_t u = u0; u < u1; ++u) {
+    const T* xn = x + (u / OH) * H * W * C;
+    UpFirDn2dRowNHWC<T>(
+        py, plan_y, u % OH, [&](int64_t i) { return xn + i * W * C; }, mid,
+        buf);
+    UpFirDn2dRowNHWC<T>(
+        px, plan_x, 0, [&](int64_t) { return static_cast<const T*>(mid); },
+        y + u * OW * C, buf);
   }
 }
 
@@ -184,6 +296,23 @@ SG2_CPU_LOOP_COPIES(UpFirDn2dRowsNHWC, (typename T), (T),
                      T* y, typename AccType<T>::type* buf, int64_t u0,
                      int64_t u1),
                     (p, plan, x, y, buf, u0, u1))
+SG2_CPU_LOOP_COPIES(UpFirDn2dSepXFirstRowsNHWC, (typename T), (T),
+                    (const UpFirDn2dParams& px,
+                     const CpuPlan<typename AccType<T>::type>& plan_x,
+                     const UpFirDn2dParams& py,
+                     const CpuPlan<typename AccType<T>::type>& plan_y,
+                     const T* x, T* y, T* ring, int64_t* tags, int slots,
+                     typename AccType<T>::type* buf, int64_t u0, int64_t u1),
+                    (px, plan_x, py, plan_y, x, y, ring, tags, slots, buf, u0,
+                     u1))
+SG2_CPU_LOOP_COPIES(UpFirDn2dSepYFirstRowsNHWC, (typename T), (T),
+                    (const UpFirDn2dParams& py,
+                     const CpuPlan<typename AccType<T>::type>& plan_y,
+                     const UpFirDn2dParams& px,
+                     const CpuPlan<typename AccType<T>::type>& plan_x,
+                     const T* x, T* y, T* mid, typename AccType<T>::type* buf,
+                     int64_t u0, int64_t u1),
+                    (py, plan_y, px, plan_x, x, y, mid, buf, u0, u1))
 SG2_CPU_LOOP_COPIES(UpFirDn2dRowsNCHW, (typename T), (T),
                     (const UpFirDn2dParams& p,
                      const CpuPlan<typename AccType<T>::type>& plan, const T* x,
@@ -199,7 +328,7 @@ void UpFirDn2dCpuNHWC(const UpFirDn2dParams& p, const T* x, const T* f,
   const int64_t cost = p.out_w * p.channels * (2 * plan.taps + 1);
   parallel_for(p.batch * p.out_h, cost, [&](int64_t u0, int64_t u1) {
     std::vector<A> buf;
-    if (!std::is_same<T, A>::value) buf.resize(p.channels);
+    if (!std::is_same<T, A>::value) buf.resize(p.out_w * p.channels);
     UpFirDn2dRowsNHWCBest<T>(p, plan, x, y, buf.data(), u0, u1);
   });
 }
@@ -216,7 +345,78 @@ void UpFirDn2dCpuNCHW(const UpFirDn2dParams& p, const T* x, const T* f,
   });
 }
 
+template <typename T, typename PF>
+void UpFirDn2dSeparableCpuNHWC(const UpFirDn2dParams& p, bool y_first,
+                               const T* x, const T* fx, const T* fy, T* y,
+                               PF&& parallel_for) {
+  using A = typename AccType<T>::type;
+  const int64_t C = p.channels, W = p.in_w, OW = p.out_w;
+  const int64_t taps = (p.fw + p.upx - 1) / p.upx + (p.fh + p.upy - 1) / p.upy;
+  const int64_t cost = std::max(W, OW) * C * (2 * taps + 2);
+  if (y_first) {
+    const UpFirDn2dParams py = YPassParams(p, W), px = XPassParams(p, 1);
+    const CpuPlan<A> plan_y(py, fy), plan_x(px, fx);
+    parallel_for(p.batch * p.out_h, cost, [&](int64_t u0, int64_t u1) {
+      std::vector<T> mid(W * C);
+      std::vector<A> buf;
+      if (!std::is_same<T, A>::value) buf.resize(std::max(W, OW) * C);
+      UpFirDn2dSepYFirstRowsNHWCBest<T>(py, plan_y, px, plan_x, x, y,
+                                        mid.data(), buf.data(), u0, u1);
+    });
+  } else {
+    const UpFirDn2dParams px = XPassParams(p, p.in_h), py = YPassParams(p, OW);
+    const CpuPlan<A> plan_x(px, fx), plan_y(py, fy);
+    int slots = 1;
+    for (int32_t c : plan_y.rows.count) slots = std::max<int>(slots, c);
+    parallel_for(p.batch * p.out_h, cost, [&](int64_t u0, int64_t u1) {
+      std::vector<T> ring(static_cast<size_t>(slots) * OW * C);
+      std::vector<int64_t> tags(slots, -1);
+      std::vector<A> buf;
+      if (!std::is_same<T, A>::value) buf.resize(OW * C);
+      UpFirDn2dSepXFirstRowsNHWCBest<T>(px, plan_x, py, plan_y, x, y,
+                                        ring.data(), tags.data(), slots,
+                                        buf.data(), u0, u1);
+    });
+  }
+}
+
 }  // namespace internal
+
+// Separable upfirdn2d: the x pass (filter fx: fw taps; upx, downx, padx0/1)
+// and the y pass (fy: fh taps; upy, downy, pady0/1), x first or, with
+// y_first, y first. Bit for bit what two UpFirDn2dCpu calls give, one with the
+// [1, fw] filter fx and one with the [fh, 1] filter fy, the first one's output
+// rounded to T: the intermediate image (UpFirDn2dSeparableTempSize values)
+// is rounded exactly as before, but on NHWC it never leaves the cache (each
+// thread keeps the rows it needs), which saves writing and re-reading it.
+// NCHW runs the two passes through tmp (which NHWC does not use; it may be
+// null there).
+inline int64_t UpFirDn2dSeparableTempSize(const UpFirDn2dParams& p,
+                                          bool y_first) {
+  return p.batch * p.channels *
+         (y_first ? p.out_h * p.in_w : p.in_h * p.out_w);
+}
+
+template <typename T, typename PF>
+void UpFirDn2dSeparableCpu(const UpFirDn2dParams& p, bool y_first, const T* x,
+                           const T* fx, const T* fy, T* tmp, T* y,
+                           PF&& parallel_for) {
+  if (!p.nchw) {
+    internal::UpFirDn2dSeparableCpuNHWC<T>(p, y_first, x, fx, fy, y,
+                                           parallel_for);
+  } else if (y_first) {
+    const UpFirDn2dParams py = internal::YPassParams(p, p.in_w);
+    internal::UpFirDn2dCpuNCHW<T>(py, x, fy, tmp, parallel_for);
+    internal::UpFirDn2dCpuNCHW<T>(internal::XPassParams(p, p.out_h), tmp, fx,
+                                  y, parallel_for);
+  } else {
+    const UpFirDn2dParams px = internal::XPassParams(p, p.in_h);
+    internal::UpFirDn2dCpuNCHW<T>(px, x, fx, tmp, parallel_for);
+    internal::UpFirDn2dCpuNCHW<T>(internal::YPassParams(p, p.out_w), tmp, fy,
+                                  y, parallel_for);
+  }
+}
+
 
 // y = upfirdn2d(x, f). Shapes are described by p (out_h/out_w must already be
 // computed with UpFirDn2dOutSize and be >= 1). T: float, double or a 16-bit
@@ -237,6 +437,14 @@ void UpFirDn2dCpu(const UpFirDn2dParams& p, const T* x, const T* f, T* y,
 template <typename T>
 int LaunchUpFirDn2dCuda(cudaStream_t stream, const UpFirDn2dParams& p,
                         const T* x, const T* f, T* y);
+
+// The separable form on CUDA: the two passes through tmp
+// (UpFirDn2dSeparableTempSize values, device memory), both with
+// LaunchUpFirDn2dCuda. Returns 0 or a cudaError_t code.
+template <typename T>
+int LaunchUpFirDn2dSeparableCuda(cudaStream_t stream, const UpFirDn2dParams& p,
+                                 bool y_first, const T* x, const T* fx,
+                                 const T* fy, T* tmp, T* y);
 
 }  // namespace sg2
 

@@ -248,9 +248,30 @@ int LaunchUpFirDn2dCuda(cudaStream_t stream, const UpFirDn2dParams& p,
               : LaunchTyped<T, int64_t, false>(stream, p, x, f, y);
 }
 
+template <typename T>
+int LaunchUpFirDn2dSeparableCuda(cudaStream_t stream, const UpFirDn2dParams& p,
+                                 bool y_first, const T* x, const T* fx,
+                                 const T* fy, T* tmp, T* y) {
+  if (y_first) {
+    const int err = LaunchUpFirDn2dCuda<T>(
+        stream, internal::YPassParams(p, p.in_w), x, fy, tmp);
+    if (err) return err;
+    return LaunchUpFirDn2dCuda<T>(stream, internal::XPassParams(p, p.out_h),
+                                  tmp, fx, y);
+  }
+  const int err = LaunchUpFirDn2dCuda<T>(
+      stream, internal::XPassParams(p, p.in_h), x, fx, tmp);
+  if (err) return err;
+  return LaunchUpFirDn2dCuda<T>(stream, internal::YPassParams(p, p.out_w), tmp,
+                                fy, y);
+}
+
 #define SG2_INSTANTIATE(T)                                                 \
   template int LaunchUpFirDn2dCuda<T>(cudaStream_t, const UpFirDn2dParams&, \
-                                      const T*, const T*, T*);
+                                      const T*, const T*, T*);              \
+  template int LaunchUpFirDn2dSeparableCuda<T>(                             \
+      cudaStream_t, const UpFirDn2dParams&, bool, const T*, const T*,       \
+      const T*, T*, T*);
 SG2_INSTANTIATE(BFloat16)
 SG2_INSTANTIATE(Half16)
 SG2_INSTANTIATE(float)
