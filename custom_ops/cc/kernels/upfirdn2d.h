@@ -108,8 +108,42 @@ SG2_ALWAYS_INLINE void UpFirDn2dRowNHWC(
   } else {
     acc = buf;
   }
-  for (int64_t e = 0; e < OW * C; ++e) acc[e] = A(0);
   const int32_t r0 = plan.rows.start[oy], rn = plan.rows.count[oy];
+  if (dense_x && p.fw == 1 && p.padx0 == 0 && W == OW && rn >= 1 && rn <= 4) {
+    // A column filter (the y pass of a separable filter): every row tap
+    // covers the whole row, so the taps are summed in registers, in the same
+    // order (0, then the taps ascending) as the loop below.
+    const int64_t m = OW * C;
+    const T* __restrict x0 = row(plan.rows.i[r0]);
+    const A w0 = plan.filter[plan.rows.k[r0]];
+    if (rn == 1) {
+      for (int64_t e = 0; e < m; ++e) acc[e] = A(0) + w0 * static_cast<A>(x0[e]);
+    } else {
+      const T* __restrict x1 = row(plan.rows.i[r0 + 1]);
+      const A w1 = plan.filter[plan.rows.k[r0 + 1]];
+      if (rn == 2) {
+        for (int64_t e = 0; e < m; ++e)
+          acc[e] = (A(0) + w0 * static_cast<A>(x0[e])) + w1 * static_cast<A>(x1[e]);
+      } else {
+        const T* __restrict x2 = row(plan.rows.i[r0 + 2]);
+        const A w2 = plan.filter[plan.rows.k[r0 + 2]];
+        if (rn == 3) {
+          for (int64_t e = 0; e < m; ++e)
+            acc[e] = ((A(0) + w0 * static_cast<A>(x0[e])) + w1 * static_cast<A>(x1[e])) +
+                     w2 * static_cast<A>(x2[e]);
+        } else {
+          const T* __restrict x3 = row(plan.rows.i[r0 + 3]);
+          const A w3 = plan.filter[plan.rows.k[r0 + 3]];
+          for (int64_t e = 0; e < m; ++e)
+            acc[e] = (((A(0) + w0 * static_cast<A>(x0[e])) + w1 * static_cast<A>(x1[e])) +
+                      w2 * static_cast<A>(x2[e])) + w3 * static_cast<A>(x3[e]);
+        }
+      }
+    }
+    if constexpr (!std::is_same<T, A>::value) StoreNarrowed(acc, yr, m);
+    return;
+  }
+  for (int64_t e = 0; e < OW * C; ++e) acc[e] = A(0);
   for (int32_t r = r0; r < r0 + rn; ++r) {
     const T* xr = row(plan.rows.i[r]);
     const A* fr =
@@ -382,42 +416,6 @@ void UpFirDn2dSeparableCpuNHWC(const UpFirDn2dParams& p, bool y_first,
 
 }  // namespace internal
 
-// Separable upfirdn2d: the x pass (filter fx: fw taps; upx, downx, padx0/1)
-// and the y pass (fy: fh taps; upy, downy, pady0/1), x first or, with
-// y_first, y first. Bit for bit what two UpFirDn2dCpu calls give, one with the
-// [1, fw] filter fx and one with the [fh, 1] filter fy, the first one's output
-// rounded to T: the intermediate image (UpFirDn2dSeparableTempSize values)
-// is rounded exactly as before, but on NHWC it never leaves the cache (each
-// thread keeps the rows it needs), which saves writing and re-reading it.
-// NCHW runs the two passes through tmp (which NHWC does not use; it may be
-// null there).
-inline int64_t UpFirDn2dSeparableTempSize(const UpFirDn2dParams& p,
-                                          bool y_first) {
-  return p.batch * p.channels *
-         (y_first ? p.out_h * p.in_w : p.in_h * p.out_w);
-}
-
-template <typename T, typename PF>
-void UpFirDn2dSeparableCpu(const UpFirDn2dParams& p, bool y_first, const T* x,
-                           const T* fx, const T* fy, T* tmp, T* y,
-                           PF&& parallel_for) {
-  if (!p.nchw) {
-    internal::UpFirDn2dSeparableCpuNHWC<T>(p, y_first, x, fx, fy, y,
-                                           parallel_for);
-  } else if (y_first) {
-    const UpFirDn2dParams py = internal::YPassParams(p, p.in_w);
-    internal::UpFirDn2dCpuNCHW<T>(py, x, fy, tmp, parallel_for);
-    internal::UpFirDn2dCpuNCHW<T>(internal::XPassParams(p, p.out_h), tmp, fx,
-                                  y, parallel_for);
-  } else {
-    const UpFirDn2dParams px = internal::XPassParams(p, p.in_h);
-    internal::UpFirDn2dCpuNCHW<T>(px, x, fx, tmp, parallel_for);
-    internal::UpFirDn2dCpuNCHW<T>(internal::YPassParams(p, p.out_w), tmp, fy,
-                                  y, parallel_for);
-  }
-}
-
-
 // y = upfirdn2d(x, f). Shapes are described by p (out_h/out_w must already be
 // computed with UpFirDn2dOutSize and be >= 1). T: float, double or a 16-bit
 // type convertible to/from float with static_cast (half, bfloat16), which is
@@ -431,6 +429,52 @@ void UpFirDn2dCpu(const UpFirDn2dParams& p, const T* x, const T* f, T* y,
     internal::UpFirDn2dCpuNHWC<T>(p, x, f, y, parallel_for);
   }
 }
+
+// Separable upfirdn2d: the x pass (filter fx: fw taps; upx, downx, padx0/1)
+// and the y pass (fy: fh taps; upy, downy, pady0/1), x first or, with
+// y_first, y first. Bit for bit what two UpFirDn2dCpu calls give, one with the
+// [1, fw] filter fx and one with the [fh, 1] filter fy, the first one's output
+// rounded to T: the intermediate image (UpFirDn2dSeparableTempSize values)
+// is rounded exactly as before, but on NHWC it never leaves the cache (each
+// thread keeps the rows it needs), which saves writing and re-reading it.
+// NCHW, and NHWC with few channels, run the two passes through tmp (see
+// UpFirDn2dSeparableCpuUsesTemp; otherwise it is not used and may be null).
+inline int64_t UpFirDn2dSeparableTempSize(const UpFirDn2dParams& p,
+                                          bool y_first) {
+  return p.batch * p.channels *
+         (y_first ? p.out_h * p.in_w : p.in_h * p.out_w);
+}
+
+// Below this many channels the fused NHWC rows are too short to pay for their
+// per-row work (a 1-channel image: 0.8x the two passes), and the CPU runs the
+// two passes through tmp.
+constexpr int64_t kSeparableFusedMinChannels = 16;
+
+// Whether UpFirDn2dSeparableCpu needs tmp.
+inline bool UpFirDn2dSeparableCpuUsesTemp(const UpFirDn2dParams& p) {
+  return p.nchw || p.channels < kSeparableFusedMinChannels;
+}
+
+template <typename T, typename PF>
+void UpFirDn2dSeparableCpu(const UpFirDn2dParams& p, bool y_first, const T* x,
+                           const T* fx, const T* fy, T* tmp, T* y,
+                           PF&& parallel_for) {
+  if (!UpFirDn2dSeparableCpuUsesTemp(p)) {
+    internal::UpFirDn2dSeparableCpuNHWC<T>(p, y_first, x, fx, fy, y,
+                                           parallel_for);
+  } else if (y_first) {
+    const UpFirDn2dParams py = internal::YPassParams(p, p.in_w);
+    UpFirDn2dCpu<T>(py, x, fy, tmp, parallel_for);
+    UpFirDn2dCpu<T>(internal::XPassParams(p, p.out_h), tmp, fx, y,
+                    parallel_for);
+  } else {
+    const UpFirDn2dParams px = internal::XPassParams(p, p.in_h);
+    UpFirDn2dCpu<T>(px, x, fx, tmp, parallel_for);
+    UpFirDn2dCpu<T>(internal::YPassParams(p, p.out_w), tmp, fy, y,
+                    parallel_for);
+  }
+}
+
 
 // CUDA launcher (defined in upfirdn2d_kernels.cu.cc). T in {float, double,
 // Half16, BFloat16}; f is in device memory. Returns 0 or a cudaError_t code.

@@ -167,8 +167,10 @@ class UpFirDn2dSeparableOp : public OpKernel {
                          fx.dim_size(0), &p, &y)) {
       return;
     }
-    // The intermediate image: only the two-pass forms (NCHW CPU, CUDA).
-    const bool two_pass = p.nchw || !std::is_same<Device, CpuTag>::value;
+    // The intermediate image: only the two-pass forms (CUDA; on the CPU NCHW
+    // and few channels).
+    const bool two_pass = !std::is_same<Device, CpuTag>::value ||
+                          UpFirDn2dSeparableCpuUsesTemp(p);
     Tensor tmp;
     T* tp = nullptr;
     if (two_pass) {
