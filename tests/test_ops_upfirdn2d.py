@@ -79,8 +79,8 @@ def test_custom_matches_reference(needs_custom_ops, fname, geom, data_format):
 
 
 @pytest.mark.parametrize("geom", [(2, 1, [2, 1, 2, 1]), (1, 2, [1, 1, 1, 1]), (2, 2, [1, -1, 2, 0])])
-@pytest.mark.parametrize("impl", ["ref", "custom"])
-@pytest.mark.parametrize("fname", ["full3x2", "sep3"])  # sep3: the separable op (custom), passes reversed in its grad
+@pytest.mark.parametrize("impl,fname", [("ref", "full3x2"), ("custom", "full3x2"),
+                                        ("custom", "sep3")])  # sep3: the separable op, passes reversed in its grad
 def test_numerical_gradients_float64(geom, impl, fname, request):
     if impl == "custom":
         request.getfixturevalue("needs_custom_ops")

@@ -336,12 +336,10 @@ void RunBiasAct(cudaStream_t stream, std::mt19937* rng,
   cudaFree(dx); cudaFree(ddy); cudaFree(db); cudaFree(dout);
 }
 
-template <typename T>
-void RunUpFirDn(cudaStream_t stream, std::mt19937* rng, int64_t n, int64_t c,
-                int64_t h, int64_t w, int fh, int fw, int upx, int upy,
-                int downx, int downy, int px0, int px1, int py0, int py1,
-                bool nchw, bool timed, const char* label = "") {
-  using D = typename Types<T>::Dev;
+// The parameters of an upfirdn2d case (exits on a case with an empty output).
+UpFirDn2dParams UpFirDnParams(int64_t n, int64_t c, int64_t h, int64_t w, int fh, int fw, int upx,
+                              int upy, int downx, int downy, int px0, int px1, int py0, int py1,
+                              bool nchw) {
   UpFirDn2dParams p;
   p.batch = n; p.channels = c; p.in_h = h; p.in_w = w; p.fh = fh; p.fw = fw;
   p.upx = upx; p.upy = upy; p.downx = downx; p.downy = downy;
@@ -349,6 +347,17 @@ void RunUpFirDn(cudaStream_t stream, std::mt19937* rng, int64_t n, int64_t c,
   p.out_h = sg2::UpFirDn2dOutSize(h, upy, py0, py1, fh, downy);
   p.out_w = sg2::UpFirDn2dOutSize(w, upx, px0, px1, fw, downx);
   if (p.out_h < 1 || p.out_w < 1) { std::fprintf(stderr, "bad case\n"); std::exit(2); }
+  return p;
+}
+
+template <typename T>
+void RunUpFirDn(cudaStream_t stream, std::mt19937* rng, int64_t n, int64_t c,
+                int64_t h, int64_t w, int fh, int fw, int upx, int upy,
+                int downx, int downy, int px0, int px1, int py0, int py1,
+                bool nchw, bool timed, const char* label = "") {
+  using D = typename Types<T>::Dev;
+  const UpFirDn2dParams p = UpFirDnParams(n, c, h, w, fh, fw, upx, upy, downx, downy, px0, px1,
+                                          py0, py1, nchw);
   auto x = RandomVec<T>(n * c * h * w, rng, 1.f);
   auto f = RandomVec<T>(static_cast<size_t>(fh) * fw, rng, 0.5f);
   const int64_t osz = n * c * p.out_h * p.out_w;
@@ -412,13 +421,8 @@ void RunUpFirDnSeparable(cudaStream_t stream, std::mt19937* rng, int64_t n,
                          int px1, int py0, int py1, bool nchw, bool y_first,
                          const char* label) {
   using D = typename Types<T>::Dev;
-  UpFirDn2dParams p;
-  p.batch = n; p.channels = c; p.in_h = h; p.in_w = w; p.fh = fh; p.fw = fw;
-  p.upx = upx; p.upy = upy; p.downx = downx; p.downy = downy;
-  p.padx0 = px0; p.padx1 = px1; p.pady0 = py0; p.pady1 = py1; p.nchw = nchw;
-  p.out_h = sg2::UpFirDn2dOutSize(h, upy, py0, py1, fh, downy);
-  p.out_w = sg2::UpFirDn2dOutSize(w, upx, px0, px1, fw, downx);
-  if (p.out_h < 1 || p.out_w < 1) { std::fprintf(stderr, "bad case\n"); std::exit(2); }
+  const UpFirDn2dParams p = UpFirDnParams(n, c, h, w, fh, fw, upx, upy, downx, downy, px0, px1,
+                                          py0, py1, nchw);
   auto x = RandomVec<T>(n * c * h * w, rng, 1.f);
   auto fx = RandomVec<T>(fw, rng, 0.5f), fy = RandomVec<T>(fh, rng, 0.5f);
   const int64_t osz = n * c * p.out_h * p.out_w;

@@ -158,6 +158,23 @@ def _pass_ref(x, f, upx, upy, downx, downy, px0, px1, py0, py1, data_format):
     return x
 
 
+def _transposed_attrs(op, fh: int, fw: int) -> dict:
+    """The attributes of the transposed operation of an upfirdn2d op (input x [.., h, w, ..], filter taps fh x fw):
+    upsample by `down`, correlate with the flipped filter, downsample by `up`, pads that give back x's size."""
+    get = op.get_attr
+    upx, upy, downx, downy = get("upx"), get("upy"), get("downx"), get("downy")
+    px0, px1, py0, py1 = get("padx0"), get("padx1"), get("pady0"), get("pady1")
+    data_format = get("data_format")
+    data_format = data_format.decode() if isinstance(data_format, bytes) else data_format
+    h_axis, w_axis = (1, 2) if data_format == "NHWC" else (2, 3)
+    h, w = op.inputs[0].shape[h_axis], op.inputs[0].shape[w_axis]
+    if h is None or w is None:
+        raise ValueError("the gradient of upfirdn2d needs static spatial input sizes")
+    out_h, out_w = _out_size(h, upy, downy, py0, py1, fh), _out_size(w, upx, downx, px0, px1, fw)
+    return dict(upx=downx, upy=downy, downx=upx, downy=upy, padx0=fw - px0 - 1, padx1=w * upx - out_w * downx + px0,
+                pady0=fh - py0 - 1, pady1=h * upy - out_h * downy + py0, data_format=data_format)
+
+
 _gradient_registered = False
 
 
@@ -168,45 +185,17 @@ def _register_gradient() -> None:
 
     @tf.RegisterGradient("Sg2UpFirDn2d")
     def _upfirdn2d_grad(op, dy):
-        x, f = op.inputs
-        get = op.get_attr
-        upx, upy, downx, downy = get("upx"), get("upy"), get("downx"), get("downy")
-        px0, px1, py0, py1 = get("padx0"), get("padx1"), get("pady0"), get("pady1")
-        data_format = get("data_format")
-        data_format = data_format.decode() if isinstance(data_format, bytes) else data_format
-        h_axis, w_axis = (1, 2) if data_format == "NHWC" else (2, 3)
-        h, w = x.shape[h_axis], x.shape[w_axis]
-        if h is None or w is None:
-            raise ValueError("the gradient of upfirdn2d needs static spatial input sizes")
-        fh, fw = f.shape
-        out_h, out_w = _out_size(h, upy, downy, py0, py1, fh), _out_size(w, upx, downx, px0, px1, fw)
-        # Transposed operation: upsample by `down`, correlate with the flipped filter, downsample by `up`.
-        dx = _library.get_library().sg2_up_fir_dn2d(
-            dy, tf.reverse(f, [0, 1]), upx=downx, upy=downy, downx=upx, downy=upy,
-            padx0=fw - px0 - 1, padx1=w * upx - out_w * downx + px0,
-            pady0=fh - py0 - 1, pady1=h * upy - out_h * downy + py0, data_format=data_format)
-        return dx, None
+        fh, fw = op.inputs[1].shape
+        attrs = _transposed_attrs(op, fh, fw)
+        return _library.get_library().sg2_up_fir_dn2d(dy, tf.reverse(op.inputs[1], [0, 1]), **attrs), None
 
     @tf.RegisterGradient("Sg2UpFirDn2dSeparable")
     def _upfirdn2d_separable_grad(op, dy):
         # The transposed passes in the reverse order: y = Py(Px(x)) gives dx = Px^T(Py^T(dy)), y pass first.
-        x, fx, fy = op.inputs
-        get = op.get_attr
-        upx, upy, downx, downy = get("upx"), get("upy"), get("downx"), get("downy")
-        px0, px1, py0, py1 = get("padx0"), get("padx1"), get("pady0"), get("pady1")
-        data_format = get("data_format")
-        data_format = data_format.decode() if isinstance(data_format, bytes) else data_format
-        h_axis, w_axis = (1, 2) if data_format == "NHWC" else (2, 3)
-        h, w = x.shape[h_axis], x.shape[w_axis]
-        if h is None or w is None:
-            raise ValueError("the gradient of upfirdn2d needs static spatial input sizes")
-        fw, fh = fx.shape[0], fy.shape[0]
-        out_h, out_w = _out_size(h, upy, downy, py0, py1, fh), _out_size(w, upx, downx, px0, px1, fw)
+        _, fx, fy = op.inputs
+        attrs = _transposed_attrs(op, fy.shape[0], fx.shape[0])
         dx = _library.get_library().sg2_up_fir_dn2d_separable(
-            dy, tf.reverse(fx, [0]), tf.reverse(fy, [0]), upx=downx, upy=downy, downx=upx, downy=upy,
-            padx0=fw - px0 - 1, padx1=w * upx - out_w * downx + px0,
-            pady0=fh - py0 - 1, pady1=h * upy - out_h * downy + py0, data_format=data_format,
-            y_first=not get("y_first"))
+            dy, tf.reverse(fx, [0]), tf.reverse(fy, [0]), y_first=not op.get_attr("y_first"), **attrs)
         return dx, None, None
 
     _gradient_registered = True

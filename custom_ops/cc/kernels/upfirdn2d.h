@@ -72,6 +72,7 @@ namespace internal {
 template <typename A>
 struct CpuPlan {
   TapTable rows, cols;
+  int32_t cols_max = 0;  // the most column taps of an output column
   std::vector<A> filter;
   int64_t taps;
   template <typename T>
@@ -81,9 +82,55 @@ struct CpuPlan {
                                       ((p.fw + p.upx - 1) / p.upx))) {
     BuildTapTable(p.out_h, p.in_h, p.upy, p.downy, p.pady0, p.fh, &rows);
     BuildTapTable(p.out_w, p.in_w, p.upx, p.downx, p.padx0, p.fw, &cols);
+    for (int32_t c : cols.count) cols_max = std::max(cols_max, c);
     for (size_t t = 0; t < filter.size(); ++t) filter[t] = static_cast<A>(f[t]);
   }
 };
+
+// Filters whose taps along the pass's axis (after skipping zeros and
+// padding) number at most this many sum them in registers (SumTaps).
+constexpr int32_t kMaxRegisterTaps = 4;
+
+// out[e] = (((0 + w[0] * x[0][e]) + w[1] * x[1][e]) + ...) for e < m, over n
+// taps (0 <= n <= kMaxRegisterTaps): the order of the tap-by-tap loop, one
+// pass over out.
+template <typename T>
+SG2_ALWAYS_INLINE void SumTaps(typename AccType<T>::type* __restrict out,
+                               int64_t m, int32_t n, const T* const* xs,
+                               const typename AccType<T>::type* ws) {
+  using A = typename AccType<T>::type;
+  const T* __restrict x0 = xs[0];
+  const T* __restrict x1 = xs[1];
+  const T* __restrict x2 = xs[2];
+  const T* __restrict x3 = xs[3];
+  switch (n) {
+    case 0:
+      for (int64_t e = 0; e < m; ++e) out[e] = A(0);
+      return;
+    case 1:
+      for (int64_t e = 0; e < m; ++e)
+        out[e] = A(0) + ws[0] * static_cast<A>(x0[e]);
+      return;
+    case 2:
+      for (int64_t e = 0; e < m; ++e)
+        out[e] = (A(0) + ws[0] * static_cast<A>(x0[e])) +
+                 ws[1] * static_cast<A>(x1[e]);
+      return;
+    case 3:
+      for (int64_t e = 0; e < m; ++e)
+        out[e] = ((A(0) + ws[0] * static_cast<A>(x0[e])) +
+                  ws[1] * static_cast<A>(x1[e])) +
+                 ws[2] * static_cast<A>(x2[e]);
+      return;
+    default:
+      for (int64_t e = 0; e < m; ++e)
+        out[e] = (((A(0) + ws[0] * static_cast<A>(x0[e])) +
+                   ws[1] * static_cast<A>(x1[e])) +
+                  ws[2] * static_cast<A>(x2[e])) +
+                 ws[3] * static_cast<A>(x3[e]);
+      return;
+  }
+}
 
 // NHWC: one output row oy, accumulated tap by tap: for each row tap (in
 // table order) and each column tap kx = 0, 1, ..., every output pixel of the
@@ -109,38 +156,38 @@ SG2_ALWAYS_INLINE void UpFirDn2dRowNHWC(
     acc = buf;
   }
   const int32_t r0 = plan.rows.start[oy], rn = plan.rows.count[oy];
-  if (dense_x && p.fw == 1 && p.padx0 == 0 && W == OW && rn >= 1 && rn <= 4) {
+  if (dense_x && p.fw == 1 && p.padx0 == 0 && W == OW && rn >= 1 &&
+      rn <= kMaxRegisterTaps) {
     // A column filter (the y pass of a separable filter): every row tap
-    // covers the whole row, so the taps are summed in registers, in the same
-    // order (0, then the taps ascending) as the loop below.
-    const int64_t m = OW * C;
-    const T* __restrict x0 = row(plan.rows.i[r0]);
-    const A w0 = plan.filter[plan.rows.k[r0]];
-    if (rn == 1) {
-      for (int64_t e = 0; e < m; ++e) acc[e] = A(0) + w0 * static_cast<A>(x0[e]);
-    } else {
-      const T* __restrict x1 = row(plan.rows.i[r0 + 1]);
-      const A w1 = plan.filter[plan.rows.k[r0 + 1]];
-      if (rn == 2) {
-        for (int64_t e = 0; e < m; ++e)
-          acc[e] = (A(0) + w0 * static_cast<A>(x0[e])) + w1 * static_cast<A>(x1[e]);
-      } else {
-        const T* __restrict x2 = row(plan.rows.i[r0 + 2]);
-        const A w2 = plan.filter[plan.rows.k[r0 + 2]];
-        if (rn == 3) {
-          for (int64_t e = 0; e < m; ++e)
-            acc[e] = ((A(0) + w0 * static_cast<A>(x0[e])) + w1 * static_cast<A>(x1[e])) +
-                     w2 * static_cast<A>(x2[e]);
-        } else {
-          const T* __restrict x3 = row(plan.rows.i[r0 + 3]);
-          const A w3 = plan.filter[plan.rows.k[r0 + 3]];
-          for (int64_t e = 0; e < m; ++e)
-            acc[e] = (((A(0) + w0 * static_cast<A>(x0[e])) + w1 * static_cast<A>(x1[e])) +
-                      w2 * static_cast<A>(x2[e])) + w3 * static_cast<A>(x3[e]);
-        }
-      }
+    // covers the whole row, summed in registers.
+    const T* xs[kMaxRegisterTaps] = {};
+    A ws[kMaxRegisterTaps] = {};
+    for (int32_t t = 0; t < rn; ++t) {
+      xs[t] = row(plan.rows.i[r0 + t]);
+      ws[t] = plan.filter[plan.rows.k[r0 + t]];
     }
-    if constexpr (!std::is_same<T, A>::value) StoreNarrowed(acc, yr, m);
+    SumTaps<T>(acc, OW * C, rn, xs, ws);
+    if constexpr (!std::is_same<T, A>::value) StoreNarrowed(acc, yr, OW * C);
+    return;
+  }
+  if (rn == 1 && plan.cols_max <= kMaxRegisterTaps) {
+    // A row filter (the x pass of a separable filter): each output pixel sums
+    // its column taps (from the tap table, ascending) in registers over the
+    // channels.
+    const T* xr = row(plan.rows.i[r0]);
+    const A* fr =
+        plan.filter.data() + static_cast<int64_t>(plan.rows.k[r0]) * p.fw;
+    for (int64_t ox = 0; ox < OW; ++ox) {
+      const int32_t c0 = plan.cols.start[ox], cn = plan.cols.count[ox];
+      const T* xs[kMaxRegisterTaps] = {};
+      A ws[kMaxRegisterTaps] = {};
+      for (int32_t t = 0; t < cn; ++t) {
+        xs[t] = xr + plan.cols.i[c0 + t] * C;
+        ws[t] = fr[plan.cols.k[c0 + t]];
+      }
+      SumTaps<T>(acc + ox * C, C, cn, xs, ws);
+    }
+    if constexpr (!std::is_same<T, A>::value) StoreNarrowed(acc, yr, OW * C);
     return;
   }
   for (int64_t e = 0; e < OW * C; ++e) acc[e] = A(0);
