@@ -46,9 +46,11 @@ KERNEL_SOURCES = ["kernels/bias_act_kernels.cc", "kernels/upfirdn2d_kernels.cc",
                   "kernels/affine_resample_kernels.cc"]
 CUDA_SOURCES = ["kernels/bias_act_kernels.cu.cc", "kernels/upfirdn2d_kernels.cu.cc",
                 "kernels/affine_resample_kernels.cu.cc"]
-OP_SOURCES += ["ops/filtered_lrelu_ops.cc", "ops/channel_scale_ops.cc"]
-KERNEL_SOURCES += ["kernels/filtered_lrelu_kernels.cc", "kernels/channel_scale_kernels.cc"]
-CUDA_SOURCES += ["kernels/filtered_lrelu_kernels.cu.cc", "kernels/channel_scale_kernels.cu.cc"]
+OP_SOURCES += ["ops/filtered_lrelu_ops.cc", "ops/channel_scale_ops.cc", "ops/scale_bias_act_ops.cc"]
+KERNEL_SOURCES += ["kernels/filtered_lrelu_kernels.cc", "kernels/channel_scale_kernels.cc",
+                   "kernels/scale_bias_act_kernels.cc"]
+CUDA_SOURCES += ["kernels/filtered_lrelu_kernels.cu.cc", "kernels/channel_scale_kernels.cu.cc",
+                 "kernels/scale_bias_act_kernels.cu.cc"]
 # SASS for these compute capabilities (those nvcc supports) + PTX of the
 # newest one for forward compatibility (JIT on newer GPUs).
 DEFAULT_CUDA_ARCHS = (70, 75, 80, 86, 89, 90)

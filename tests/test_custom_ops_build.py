@@ -128,6 +128,11 @@ def test_nvcc_compiles_kernels_and_harness(tmp_path):
         assert len(mine) == 31 and all(c["pass"] and c["vs_float32"]["pass"] for c in mine), (dtype, len(mine))
         assert sum(1 for c in mine if c.get("output") == "da") == 4
         assert 0.5 < max(c["vs_float32"]["max_err_in_u"] for c in mine) <= 1.0
+    # scale_bias_act: the CPU functor, which fuses the passes, gives the separate ops' CPU functors' bits (15 cases x
+    # forward and gradient, every output, every type; the gradient's chunked and fallback paths).
+    fused = [c for c in cases if c["op"] == "scale_bias_act"]
+    assert sorted({c["dtype"] for c in fused}) == ["bfloat16", "float16", "float32", "float64"]
+    assert len(fused) == 4 * 63 and all(c["pass"] and c["bitwise_equal_to_separate_ops"] for c in fused)
     for dtype in ("float16", "bfloat16"):  # filtered_lrelu: forward and gradient pass, 9 configurations x 2 layouts
         mine = [c for c in cases if c["op"] == "filtered_lrelu" and c["dtype"] == dtype]
         assert len(mine) == 36 and all(c["pass"] and c["vs_float32"]["pass"] for c in mine), (dtype, len(mine))

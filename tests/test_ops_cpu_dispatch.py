@@ -47,6 +47,18 @@ for dt in ("float32", "bfloat16", "float16", "float64"):
         g = tape.gradient(y, [xi, s, a], tf.ones_like(y) * tf.cast(0.75, y.dtype) + tf.cast(xi, y.dtype))
         for k, v in zip(("y", "dx", "ds", "da"), [y] + g):
             out[f"channel_scale_add_{k}/{dt}/{name}"] = tf.cast(v, tf.float64).numpy()
+    for name, shape in (("divisor", (3, 8, 16, 37)), ("multiple", (2, 32, 64, 37)), ("neither", (3, 9, 11, 37))):
+        # scale_bias_act: the gradient's row chunks hold several samples, parts of one, or (fallback) neither
+        xs = tf.cast(rng.randn(*shape) * 3, dt)
+        ss = tf.cast(rng.randn(shape[0], 37), dt)
+        a = tf.cast(rng.randn(*shape[:-1], 1), dt)
+        for act, clamp in (("lrelu", 2.5), ("swish", None)):
+            with tf.GradientTape() as tape:
+                tape.watch([xs, ss, a, b])
+                y = ops.scale_bias_act(xs, ss, a, b, act=act, clamp=clamp, impl="custom")
+            g = tape.gradient(y, [xs, ss, a, b], tf.cast(rng.randn(*shape), dt))
+            for k, v in zip(("y", "dx", "ds", "da", "db"), [y] + g):
+                out[f"scale_bias_act_{k}/{dt}/{name}/{act}"] = tf.cast(v, tf.float64).numpy()
     xn = tf.transpose(x, [0, 3, 1, 2])
     for name, kw in (("up", dict(up=2, padding=(2, 1))), ("down", dict(down=2, padding=1)),
                      ("blur", dict(padding=(2, 1))), ("updown", dict(up=2, down=2, padding=1))):
@@ -107,7 +119,7 @@ def test_every_copy_of_the_cpu_loops_gives_the_same_bits(tmp_path):
                 levels.append("avx512bf16")
     loops_base, base = _run(tmp_path, "base", "baseline")
     assert loops_base == "baseline"
-    assert sorted(base) and len(base) == 4 * 5 * 2 + 4 * 2 * (3 + 4) + 4 * 4 * 2 * 2 + 4 * 2 * 2
+    assert sorted(base) and len(base) == 4 * 5 * 2 + 4 * 2 * (3 + 4) + 4 * 3 * 2 * 5 + 4 * 4 * 2 * 2 + 4 * 2 * 2
     # The widest level (no cap), then each level below it as a cap: every level this CPU has runs once.
     for cap, expected in [(None, levels[-1])] + [(lv, lv) for lv in levels[1:-1]]:
         loops, got = _run(tmp_path, cap or "widest", cap)

@@ -35,6 +35,7 @@
 #include "custom_ops/cc/kernels/bias_act.h"
 #include "custom_ops/cc/kernels/channel_scale.h"
 #include "custom_ops/cc/kernels/filtered_lrelu.h"
+#include "custom_ops/cc/kernels/scale_bias_act.h"
 #include "custom_ops/cc/kernels/upfirdn2d.h"
 
 namespace {
@@ -43,6 +44,7 @@ using sg2::Act;
 using sg2::AffineResampleParams;
 using sg2::BiasActParams;
 using sg2::ChannelScaleParams;
+using sg2::ScaleBiasActParams;
 using sg2::UpFirDn2dParams;
 
 #define CUDA_CHECK(expr)                                                    \
@@ -642,6 +644,118 @@ void RunChannelSum(cudaStream_t stream, std::mt19937* rng, int64_t rows, int64_t
   cudaFree(dxin); cudaFree(dout); cudaFree(work);
 }
 
+// scale_bias_act on [n, inner, c] (mode 0 forward, 1 gradient): the CPU
+// functor, which fuses the passes, against the separate ops' CPU functors
+// composed through temporaries, bit for bit (every type, also --cpu-only);
+// and the CUDA launcher against the CPU functor.
+template <typename T>
+void RunScaleBiasAct(cudaStream_t stream, std::mt19937* rng, int64_t n,
+                     int64_t inner, int64_t c, int mode, bool add, bool bias,
+                     Act act, float clamp) {
+  using D = typename Types<T>::Dev;
+  using A = typename sg2::AccType<T>::type;
+  ScaleBiasActParams p;
+  p.scale = ChannelScaleParams{n, inner, c};
+  p.act = act;
+  p.alpha = 0.2f;
+  p.gain = std::sqrt(2.f);
+  p.clamp = clamp;
+  const int64_t size = n * inner * c;
+  auto x = RandomVec<T>(size, rng, 2.f);
+  auto dy = RandomVec<T>(size, rng, 1.f);
+  auto sv = RandomVec<T>(n * c, rng, 1.f);
+  auto av = RandomVec<T>(n * inner, rng, 1.f);
+  auto bv = RandomVec<T>(c, rng, 1.f);
+  const T* ap = add ? av.data() : nullptr;
+  const T* bp = bias ? bv.data() : nullptr;
+  // outs[0]: y or dx; 1: ds; 2: da; 3: db. fused: the functor; comp: the ops.
+  std::vector<std::vector<T>> fused = {std::vector<T>(size), std::vector<T>(n * c),
+                                       std::vector<T>(n * inner), std::vector<T>(c)};
+  std::vector<std::vector<T>> comp = fused;
+  std::vector<T> t(size), g(size);
+  const auto bap = sg2::ScaleBiasActBiasParams(p, bias, 1);
+  sg2::ChannelScaleCpu<T>(p.scale, x.data(), sv.data(), ap, t.data(), ThreadFor);
+  if (mode == 0) {
+    sg2::ScaleBiasActCpu<T>(p, x.data(), sv.data(), ap, bp, fused[0].data(), ThreadFor);
+    sg2::BiasActCpu<T>(bap, t.data(), bp, comp[0].data(), ThreadFor);
+  } else {
+    sg2::ScaleBiasActGradCpu<T>(p, dy.data(), x.data(), sv.data(), ap, bp, fused[0].data(),
+                                fused[1].data(), add ? fused[2].data() : nullptr,
+                                bias ? fused[3].data() : nullptr, ThreadFor);
+    sg2::BiasActGradCpu<T>(bap, dy.data(), t.data(), bp, g.data(), ThreadFor);
+    if (bias) sg2::ChannelSumCpu<T>(n * inner, c, g.data(), comp[3].data(), ThreadFor);
+    sg2::ChannelScaleGradCpu<T>(p.scale, g.data(), x.data(), sv.data(), comp[0].data(),
+                                comp[1].data(), add ? comp[2].data() : nullptr, ThreadFor);
+  }
+  const char* names[] = {mode == 0 ? "y" : "dx", "ds", "da", "db"};
+  std::vector<int> outs = {0};
+  if (mode == 1) {
+    outs.push_back(1);
+    if (add) outs.push_back(2);
+    if (bias) outs.push_back(3);
+  }
+  const std::string head = "\"op\": \"scale_bias_act\", \"dtype\": \"" +
+      std::string(Types<T>::kName) + "\", \"shape\": " + ShapeStr({n, inner, c}) +
+      ", \"mode\": \"" + (mode == 0 ? "forward" : "grad") + "\", \"act\": \"" +
+      kActNames[static_cast<int>(act)] + "\", \"clamp\": " + Num(clamp) +
+      ", \"addend\": " + (add ? "true" : "false") + ", \"bias\": " + (bias ? "true" : "false");
+  for (int k : outs) {  // fused CPU functor == the separate CPU functors, bitwise
+    const bool same = fused[k].empty() ||
+        std::memcmp(fused[k].data(), comp[k].data(), fused[k].size() * sizeof(T)) == 0;
+    EmitRecord(head + ", \"output\": \"" + names[k] + "\", \"device\": \"cpu\", "
+               "\"bitwise_equal_to_separate_ops\": " + (same ? "true" : "false") +
+               ", \"pass\": " + (same ? "true" : "false"), same);
+  }
+  if (g_cpu_only) return;
+  std::vector<std::vector<T>> gpu = fused;
+  std::vector<T*> dev;
+  for (auto& v : gpu) dev.push_back(ToDevice(v));
+  T *dxin = ToDevice(x), *ddy = ToDevice(dy), *dsv = ToDevice(sv), *dav = ToDevice(av),
+    *dbv = ToDevice(bv), *dt = ToDevice(t), *dg = ToDevice(g);
+  A* work = nullptr;
+  CUDA_CHECK(cudaMalloc(&work, std::max<int64_t>(1, sg2::ScaleBiasActWorkspaceElems(p)) * sizeof(A)));
+  auto cd = [](T* q) { return reinterpret_cast<const D*>(q); };
+  auto md = [](T* q) { return reinterpret_cast<D*>(q); };
+  const int err = mode == 0
+      ? sg2::LaunchScaleBiasActCuda<D>(stream, p, cd(dxin), cd(dsv), add ? cd(dav) : nullptr,
+                                       bias ? cd(dbv) : nullptr, md(dev[0]), md(dt))
+      : sg2::LaunchScaleBiasActGradCuda<D>(stream, p, cd(ddy), cd(dxin), cd(dsv),
+                                           add ? cd(dav) : nullptr, bias ? cd(dbv) : nullptr,
+                                           md(dev[0]), md(dev[1]), add ? md(dev[2]) : nullptr,
+                                           bias ? md(dev[3]) : nullptr, md(dt), md(dg), work);
+  if (err) { std::fprintf(stderr, "launch: %s\n", sg2::CudaErrorString(err)); std::exit(2); }
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+  for (int k : outs) {
+    CUDA_CHECK(cudaMemcpy(gpu[k].data(), dev[k], gpu[k].size() * sizeof(T), cudaMemcpyDeviceToHost));
+    const Cmp cmp = Compare(gpu[k], fused[k]);
+    EmitRecord(head + ", \"output\": \"" + names[k] + "\", \"max_abs_err\": " + Num(cmp.max_abs) +
+               ", \"max_rel_err\": " + Num(cmp.max_rel) + ", \"ref_scale\": " + Num(cmp.scale) +
+               ", \"pass\": " + (cmp.ok ? "true" : "false"), cmp.ok);
+  }
+  for (T* q : dev) cudaFree(q);
+  cudaFree(dxin); cudaFree(ddy); cudaFree(dsv); cudaFree(dav); cudaFree(dbv); cudaFree(dt);
+  cudaFree(dg); cudaFree(work);
+}
+
+template <typename T>
+void SmallScaleBiasActCases(cudaStream_t s, std::mt19937* rng) {
+  for (int mode = 0; mode < 2; ++mode) {
+    for (bool add : {false, true}) {
+      for (bool bias : {false, true}) {
+        // inner a divisor of the 1024-row chunks (several samples per chunk), a
+        // multiple of them, neither (the gradient's fallback); 64-channel tiles
+        // with tails.
+        RunScaleBiasAct<T>(s, rng, 5, 256, 130, mode, add, bias, Act::kLrelu, 0.9f);
+        RunScaleBiasAct<T>(s, rng, 2, 2048, 67, mode, add, bias, Act::kLrelu, -1.f);
+        RunScaleBiasAct<T>(s, rng, 3, 35, 70, mode, add, bias, Act::kLrelu, 0.9f);
+      }
+    }
+    RunScaleBiasAct<T>(s, rng, 3, 64, 37, mode, true, true, Act::kSwish, -1.f);
+    RunScaleBiasAct<T>(s, rng, 4, 1, 9, mode, true, true, Act::kTanh, 0.5f);
+    RunScaleBiasAct<T>(s, rng, 2, 0, 5, mode, true, true, Act::kLrelu, -1.f);  // no rows
+  }
+}
+
 template <typename T>
 void SmallChannelScaleCases(cudaStream_t s, std::mt19937* rng) {
   for (int mode = 0; mode < 2; ++mode) {
@@ -1152,6 +1266,10 @@ int main(int argc, char** argv) {
     SmallBiasActCases<sg2::BFloat16>(none, &rng);
     SmallChannelScaleCases<__half>(none, &rng);
     SmallChannelScaleCases<sg2::BFloat16>(none, &rng);
+    SmallScaleBiasActCases<float>(none, &rng);
+    SmallScaleBiasActCases<double>(none, &rng);
+    SmallScaleBiasActCases<__half>(none, &rng);
+    SmallScaleBiasActCases<sg2::BFloat16>(none, &rng);
     SmallUpFirDnCases<__half>(none, &rng);
     SmallUpFirDnCases<sg2::BFloat16>(none, &rng);
     SmallAffineCases(none, &rng);
@@ -1178,6 +1296,10 @@ int main(int argc, char** argv) {
   SmallChannelScaleCases<double>(s, &rng);
   SmallChannelScaleCases<__half>(s, &rng);
   SmallChannelScaleCases<sg2::BFloat16>(s, &rng);
+  SmallScaleBiasActCases<float>(s, &rng);
+  SmallScaleBiasActCases<double>(s, &rng);
+  SmallScaleBiasActCases<__half>(s, &rng);
+  SmallScaleBiasActCases<sg2::BFloat16>(s, &rng);
   SmallUpFirDnCases<float>(s, &rng);
   SmallUpFirDnCases<double>(s, &rng);
   SmallUpFirDnCases<__half>(s, &rng);

@@ -21,6 +21,7 @@ mkdir -p "$(dirname "$HARNESS_BIN")"
   "$HERE/harness.cu.cc" \
   "$ROOT/custom_ops/cc/kernels/bias_act_kernels.cu.cc" \
   "$ROOT/custom_ops/cc/kernels/channel_scale_kernels.cu.cc" \
+  "$ROOT/custom_ops/cc/kernels/scale_bias_act_kernels.cu.cc" \
   "$ROOT/custom_ops/cc/kernels/upfirdn2d_kernels.cu.cc" \
   "$ROOT/custom_ops/cc/kernels/affine_resample_kernels.cu.cc" \
   "$ROOT/custom_ops/cc/kernels/filtered_lrelu_kernels.cu.cc" \

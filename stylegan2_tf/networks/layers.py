@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from stylegan2_tf.networks.channels import check_resample_kernel
 from stylegan2_tf.networks.precision import as_compute, cast
-from stylegan2_tf.ops import bias_act, channel_scale, conv2d_resample, setup_filter
+from stylegan2_tf.ops import bias_act, channel_scale, conv2d_resample, scale_bias_act, setup_filter
 
 IMPLS = ("auto", "ref", "custom")
 FUSED_MODES = ("auto", True, False)
@@ -190,7 +190,8 @@ class EqualizedConv2D(keras.layers.Layer):
 class ModulatedConv2D(keras.layers.Layer):
     """Modulated convolution (StyleGAN2 Sec. 2.2): style-scaled weights, optional demodulation (eps 1e-8).
 
-    call(x [N, H, W, Cin], w [N, w_dim]) -> [N, H' , W', filters] (no bias; the owner adds noise, bias, act).
+    call(x [N, H, W, Cin], w [N, w_dim]) -> [N, H', W', filters], optionally followed by the noise add, bias and
+    activation of the owning synthesis layer (see call).
     Variables: `weight` [k, k, Cin, filters] ~ N(0, 1); `mod_weight` [w_dim, Cin] and `mod_bias` [Cin]: the affine
     map from w to the style s = w @ mod_weight / sqrt(w_dim) + mod_bias + 1 (stored without the +1, as officially).
 
@@ -232,13 +233,15 @@ class ModulatedConv2D(keras.layers.Layer):
         """[N, w_dim] -> [N, Cin] style s (the official affine transform, bias initially 1)."""
         return tf.matmul(w, self.mod_weight * self.mod_coef) + (self.mod_bias + 1.0)
 
-    def call(self, x, w, fused_modconv=None, training=False, add=None):
+    def call(self, x, w, fused_modconv=None, training=False, add=None, bias=None, activation=None, clamp=None):
         """x [N, H, W, Cin] in float32 or a reduced type (the convolution computes in x's dtype), w [N, w_dim].
 
         The styles s and the demodulation coefficients are computed in float32 from the float32 weights and cast to
         x's dtype where they meet the activations. add: optional [N, H', W', 1] in x's dtype, added to the output
-        (the synthesis layer's noise); the non-fused path adds it in the demodulation's pass (`channel_scale`'s
-        addend), which rounds exactly as a separate add would.
+        (the synthesis layer's noise). activation (with bias [filters] and clamp): when given, the output is then
+        bias_act(y + add, bias, activation, clamp=clamp) (the synthesis layer's tail). The non-fused path with
+        demodulation runs the demodulation, the add and bias_act as one op (`scale_bias_act`), which rounds exactly
+        as the separate ops would.
         """
         x = as_compute(x)
         w = as_float32(w)
@@ -274,14 +277,17 @@ class ModulatedConv2D(keras.layers.Layer):
             ho, wo = tf.shape(y)[1], tf.shape(y)[2]
             y = tf.reshape(y, [ho, wo, n, self.filters])
             y = tf.transpose(y, [2, 0, 1, 3])
-            return y if add is None else y + add
-        # x * s and y * d (+ add) as one op each whose gradient reads dy and x once (the same numbers as broadcasting
-        # Muls and an AddV2).
-        x = channel_scale(x, cast(s, x.dtype), impl=self.impl)
-        y = conv2d_resample(x, weight, self.filter, up=2 if self.up else 1, impl=self.impl)
-        if d is not None:
-            return channel_scale(y, cast(d, y.dtype), add, impl=self.impl)
-        return y if add is None else y + add
+        else:
+            # x * s and y * d (+ add) as one op each whose gradient reads dy and x once (the same numbers as
+            # broadcasting Muls and an AddV2); with the activation, y * d (+ add) and bias_act are one op.
+            x = channel_scale(x, cast(s, x.dtype), impl=self.impl)
+            y = conv2d_resample(x, weight, self.filter, up=2 if self.up else 1, impl=self.impl)
+            if d is not None and activation is not None:
+                return scale_bias_act(y, cast(d, y.dtype), add, bias, act=activation, clamp=clamp, impl=self.impl)
+            if d is not None:
+                return channel_scale(y, cast(d, y.dtype), add, impl=self.impl)
+        y = y if add is None else y + add
+        return y if activation is None else bias_act(y, bias, act=activation, clamp=clamp, impl=self.impl)
 
     def get_config(self):
         config = super().get_config()
@@ -354,8 +360,8 @@ class SynthesisLayer(keras.layers.Layer):
             add = cast(noise * self.noise_strength, x.dtype)
             if noise_mode == "const":  # one map for every sample
                 add = tf.broadcast_to(add, tf.stack([shape[0], tf.shape(add)[1], tf.shape(add)[2], 1]))
-        x = self.conv(x, w, fused_modconv=fused_modconv, training=training, add=add)
-        return bias_act(x, self.bias, act=self.activation, clamp=self.conv_clamp, impl=self.impl)
+        return self.conv(x, w, fused_modconv=fused_modconv, training=training, add=add, bias=self.bias,
+                         activation=self.activation, clamp=self.conv_clamp)
 
     def get_config(self):
         config = super().get_config()

@@ -201,35 +201,45 @@ def _register_gradients() -> None:
 
     @tf.RegisterGradient("Sg2BiasActGrad")
     def _bias_act_grad_grad(op, g):
-        # out = dy * h_k(x + b), h_k = gain * act^(k) * mask (mask is piecewise constant).
         dy, x, b = op.inputs
-        p = _attrs(op)
-        order = op.get_attr("order")
-        g_dy = _call_grad_op(g, x, b, p, order=order)
-        if not ACTIVATIONS[p.act].has_second_derivative:
-            g_x = tf.zeros_like(x)
-        elif order == 1:
-            g_x = _call_grad_op(g * dy, x, b, p, order=2)
-        else:  # third order: rare, expressed with standard ops (which are differentiable again)
-            acc = _dtypes.compute_dtype(x.dtype)  # float32 for the half types, like the kernels
-            z = _add_bias(tf.cast(x, acc), tf.cast(b, acc), p.axis)
-            h3 = _act_derivative_ref(z, p.act, p.alpha, 3) * tf.constant(p.gain, acc)
-            if p.clamp >= 0:
-                y = _act_ref(z, p.act, p.alpha) * tf.constant(p.gain, acc)
-                h3 = tf.where(tf.abs(y) <= tf.constant(p.clamp, acc), h3, tf.zeros_like(h3))
-            g_x = tf.cast(tf.cast(g, acc) * tf.cast(dy, acc) * h3, x.dtype)
-        return g_dy, g_x, _reduce_to_bias(g_x, b, p.axis)
+        return bias_act_grad_grad(dy, x, b, _attrs(op), op.get_attr("order"), g)
+
+
+def bias_act_grad_grad(dy, x, b, p: _Params, order: int, g):
+    """Backpropagates g through out = Sg2BiasActGrad(dy, x, b, order): returns (g_dy, g_x, g_b).
+
+    out = dy * h_k(x + b), h_k = gain * act^(k) * mask (mask is piecewise constant), so g_x is zeros for the
+    piecewise-linear activations.
+    """
+    g_dy = _call_grad_op(g, x, b, p, order=order)
+    if not ACTIVATIONS[p.act].has_second_derivative:
+        g_x = tf.zeros_like(x)
+    elif order == 1:
+        g_x = _call_grad_op(g * dy, x, b, p, order=2)
+    else:  # third order: rare, expressed with standard ops (which are differentiable again)
+        acc = _dtypes.compute_dtype(x.dtype)  # float32 for the half types, like the kernels
+        z = _add_bias(tf.cast(x, acc), tf.cast(b, acc), p.axis)
+        h3 = _act_derivative_ref(z, p.act, p.alpha, 3) * tf.constant(p.gain, acc)
+        if p.clamp >= 0:
+            y = _act_ref(z, p.act, p.alpha) * tf.constant(p.gain, acc)
+            h3 = tf.where(tf.abs(y) <= tf.constant(p.clamp, acc), h3, tf.zeros_like(h3))
+        g_x = tf.cast(tf.cast(g, acc) * tf.cast(dy, acc) * h3, x.dtype)
+    return g_dy, g_x, _reduce_to_bias(g_x, b, p.axis)
 
 
 _gradients_registered = False
 
 
-def _bias_act_custom(x: tf.Tensor, b: Optional[tf.Tensor], p: _Params) -> tf.Tensor:
+def _library_with_gradients():
     global _gradients_registered
-    lib = _library.get_library()
     if not _gradients_registered:
         _register_gradients()
         _gradients_registered = True
+    return _library.get_library()
+
+
+def _bias_act_custom(x: tf.Tensor, b: Optional[tf.Tensor], p: _Params) -> tf.Tensor:
+    lib = _library_with_gradients()
     if b is None:
         b = tf.zeros([0], dtype=x.dtype)
     return lib.sg2_bias_act(x, b, axis=p.axis, act=p.act, alpha=p.alpha, gain=p.gain, clamp=p.clamp)

@@ -83,16 +83,8 @@ def _register_gradients() -> None:
 
     @tf.RegisterGradient("Sg2ChannelScaleGrad")
     def _channel_scale_grad_grad(op, g_dx, g_ds, g_da):
-        # dx = dy * s, ds = <dy, x>_rows and da = sum_c dy, so
-        #   d/d(dy) = g_dx * s + g_ds * x + g_da,   d/dx = g_ds * dy,   d/ds = <g_dx, dy>_rows,
-        # and (g_dx * s, <g_dx, dy>_rows) is one Sg2ChannelScaleGrad call. a's values are not read.
         dy, x, s, a = op.inputs
-        none = _no_addend(dy.dtype)
-        g_dy, g_s, _ = lib.sg2_channel_scale_grad(g_dx, dy, s, none)
-        has_a = a.shape.rank != 1 or a.shape[0] != 0
-        g_dy = g_dy + lib.sg2_channel_scale(x, g_ds, g_da if has_a and g_da is not None else none)
-        g_x = lib.sg2_channel_scale(dy, g_ds, none)
-        return g_dy, g_x, g_s, None
+        return (*channel_scale_grad_grad(dy, x, s, a, g_dx, g_ds, g_da), None)
 
     @tf.RegisterGradient("Sg2ChannelSum")
     def _channel_sum_grad(op, g):
@@ -102,6 +94,27 @@ def _register_gradients() -> None:
 
 def _no_addend(dtype) -> tf.Tensor:
     return tf.zeros([0], dtype)
+
+
+def has_addend(a: tf.Tensor) -> bool:
+    """Whether an op's addend input is a real addend (not the empty [0] that stands for none)."""
+    return a.shape.rank != 1 or a.shape[0] != 0
+
+
+def channel_scale_grad_grad(dy, x, s, a, g_dx, g_ds, g_da):
+    """Backpropagates (g_dx, g_ds, g_da) through (dx, ds, da) = Sg2ChannelScaleGrad(dy, x, s, a): returns
+    (g_dy, g_x, g_s) (a's values are not read, so it gets none).
+
+    dx = dy * s, ds = <dy, x>_rows and da = sum_c dy, so
+      d/d(dy) = g_dx * s + g_ds * x + g_da,   d/dx = g_ds * dy,   d/ds = <g_dx, dy>_rows,
+    and (g_dx * s, <g_dx, dy>_rows) is one Sg2ChannelScaleGrad call.
+    """
+    lib = _library.get_library()
+    none = _no_addend(dy.dtype)
+    g_dy, g_s, _ = lib.sg2_channel_scale_grad(g_dx, dy, s, none)
+    g_dy = g_dy + lib.sg2_channel_scale(x, g_ds, g_da if has_addend(a) and g_da is not None else none)
+    g_x = lib.sg2_channel_scale(dy, g_ds, none)
+    return g_dy, g_x, g_s
 
 
 def channel_scale(x, s, a=None, impl: str = "auto") -> tf.Tensor:

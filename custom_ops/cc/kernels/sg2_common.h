@@ -255,6 +255,35 @@ SG2_ALWAYS_INLINE void NarrowToBFloat16(const float* __restrict src,
   for (int64_t k = 0; k < n; ++k) dst[k] = BFloat16(src[k]);
 }
 
+// static_cast<float>(BFloat16(f)): f rounded to bfloat16's precision (as
+// BFloat16::RoundBits rounds, NaN made quiet) but kept in a float, in integer
+// operations that vectorize, for element loops that round an intermediate
+// result to the storage type and go on computing with it.
+SG2_ALWAYS_INLINE float RoundToBFloat16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof(u));
+  const uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) & 0xFFFF0000u;
+  const bool nan = (u & 0x7FFFFFFFu) > 0x7F800000u;
+  const uint32_t bits = nan ? ((u & 0xFFFF0000u) | 0x00400000u) : rounded;
+  float out;
+  std::memcpy(&out, &bits, sizeof(out));
+  return out;
+}
+
+// static_cast<A>(static_cast<T>(v)): v rounded to the storage type T and
+// widened back to the accumulation type A (the identity where T is A).
+template <typename T, typename A>
+SG2_ALWAYS_INLINE A RoundThrough(A v) {
+  if constexpr (std::is_same<T, A>::value) {
+    return v;
+  } else if constexpr (std::is_same<T, BFloat16>::value &&
+                       std::is_same<A, float>::value) {
+    return RoundToBFloat16(v);
+  } else {
+    return static_cast<A>(static_cast<T>(v));
+  }
+}
+
 // dst[k] = static_cast<T>(src[k]) for k < n, from the accumulation type to the
 // storage type: bfloat16 through NarrowToBFloat16, the other types by the cast.
 template <typename T, typename A>
