@@ -145,6 +145,26 @@ SG2_HD A BiasActBackward(A dy, A z, A alpha, A gain, A clamp, int order) {
   return dy * gain * ActD<kAct>(z, alpha, order);
 }
 
+// Returns fn(ActTag<kAct>()) for the activation `act`: the one switch over the
+// activations, so that loops get the activation as a template parameter.
+template <Act kAct>
+using ActTag = std::integral_constant<Act, kAct>;
+
+template <typename Fn>
+decltype(auto) DispatchAct(Act act, Fn&& fn) {
+  switch (act) {
+    case Act::kLinear: return fn(ActTag<Act::kLinear>());
+    case Act::kRelu: return fn(ActTag<Act::kRelu>());
+    case Act::kLrelu: return fn(ActTag<Act::kLrelu>());
+    case Act::kTanh: return fn(ActTag<Act::kTanh>());
+    case Act::kSigmoid: return fn(ActTag<Act::kSigmoid>());
+    case Act::kElu: return fn(ActTag<Act::kElu>());
+    case Act::kSelu: return fn(ActTag<Act::kSelu>());
+    case Act::kSoftplus: return fn(ActTag<Act::kSoftplus>());
+    default: return fn(ActTag<Act::kSwish>());
+  }
+}
+
 // ---------------------------------------------------------------------------
 // CPU functors.
 
@@ -257,22 +277,9 @@ void BiasActCpuRun(const BiasActParams& p, const T* dy, const T* x,
 template <bool kGrad, typename T, typename PF>
 void BiasActCpuDispatch(const BiasActParams& p, const T* dy, const T* x,
                         const T* b, T* y, PF&& pf) {
-  switch (p.act) {
-#define SG2_CASE(A)                                   \
-  case Act::A:                                        \
-    BiasActCpuRun<Act::A, kGrad, T>(p, dy, x, b, y, pf); \
-    break;
-    SG2_CASE(kLinear)
-    SG2_CASE(kRelu)
-    SG2_CASE(kLrelu)
-    SG2_CASE(kTanh)
-    SG2_CASE(kSigmoid)
-    SG2_CASE(kElu)
-    SG2_CASE(kSelu)
-    SG2_CASE(kSoftplus)
-    SG2_CASE(kSwish)
-#undef SG2_CASE
-  }
+  DispatchAct(p.act, [&](auto act) {
+    BiasActCpuRun<decltype(act)::value, kGrad, T>(p, dy, x, b, y, pf);
+  });
 }
 
 }  // namespace internal

@@ -202,41 +202,18 @@ SG2_CPU_LOOP_COPIES(ScaleBiasActGradUnits,
 
 // Calls fn(ActTag<kAct>(), Flag<kClamp>(), Flag<kAdd>()) for p's activation,
 // clamp and addend (compile-time inner loops).
-template <Act kAct>
-using ActTag = std::integral_constant<Act, kAct>;
 template <bool kValue>
 using Flag = std::integral_constant<bool, kValue>;
-
-template <Act kAct, typename Fn>
-void ScaleBiasActDispatchFlags(bool clamp, bool add, Fn&& fn) {
-  if (clamp) {
-    if (add) fn(ActTag<kAct>(), Flag<true>(), Flag<true>());
-    else fn(ActTag<kAct>(), Flag<true>(), Flag<false>());
-  } else {
-    if (add) fn(ActTag<kAct>(), Flag<false>(), Flag<true>());
-    else fn(ActTag<kAct>(), Flag<false>(), Flag<false>());
-  }
-}
 
 template <typename Fn>
 void ScaleBiasActDispatch(const ScaleBiasActParams& p, bool add, Fn&& fn) {
   const bool clamp = p.clamp >= 0.f;
-  switch (p.act) {
-#define SG2_CASE(A)                                     \
-  case Act::A:                                          \
-    ScaleBiasActDispatchFlags<Act::A>(clamp, add, fn);  \
-    break;
-    SG2_CASE(kLinear)
-    SG2_CASE(kRelu)
-    SG2_CASE(kLrelu)
-    SG2_CASE(kTanh)
-    SG2_CASE(kSigmoid)
-    SG2_CASE(kElu)
-    SG2_CASE(kSelu)
-    SG2_CASE(kSoftplus)
-    SG2_CASE(kSwish)
-#undef SG2_CASE
-  }
+  DispatchAct(p.act, [&](auto act) {
+    if (clamp && add) fn(act, Flag<true>(), Flag<true>());
+    if (clamp && !add) fn(act, Flag<true>(), Flag<false>());
+    if (!clamp && add) fn(act, Flag<false>(), Flag<true>());
+    if (!clamp && !add) fn(act, Flag<false>(), Flag<false>());
+  });
 }
 
 // n values of b in the accumulation type (zeros where b is null: no bias).
