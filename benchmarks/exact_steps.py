@@ -25,6 +25,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 
 def train_and_save(config: str, precision: str, steps: int, out: str) -> None:
+    import dataclasses
     import numpy as np
     import keras
     import tensorflow as tf
@@ -33,12 +34,16 @@ def train_and_save(config: str, precision: str, steps: int, out: str) -> None:
     from stylegan2_tf.training.trainer import Trainer
     tf.config.experimental.enable_op_determinism()
     keras.utils.set_random_seed(0)
-    batch = bench.CONFIGS[config]['batch']
+    if 'flagfile' in bench.CONFIGS[config]:  # c128_1ch: the flag file's training options
+        train_config = dataclasses.replace(bench.flagfile_configs(bench.CONFIGS[config]['flagfile'])[1],
+                                           total_kimg=1e9)
+    else:
+        train_config = TrainConfig(batch=bench.CONFIGS[config]['batch'], total_kimg=1e9, gamma=0.1)
+    batch = train_config.batch
     dataset = bench.random_dataset(config, 4 * batch)
     make_g, make_d = bench.network_factories(config, precision, 4, 'auto', dataset, batch)
     with tempfile.TemporaryDirectory() as run_dir:
-        trainer = Trainer(tf.distribute.get_strategy(), make_g, make_d, dataset, run_dir,
-                          TrainConfig(batch=batch, total_kimg=1e9, gamma=0.1))
+        trainer = Trainer(tf.distribute.get_strategy(), make_g, make_d, dataset, run_dir, train_config)
         for _ in range(steps):
             trainer.train_step()
         weights = trainer.G.weights + trainer.D.weights + trainer.G_ema.weights

@@ -252,7 +252,7 @@ def profile_steps(run_steps, logdir: str) -> dict:
     space = xplane_pb2.XSpace()
     with open(path, 'rb') as f:
         space.ParseFromString(f.read())
-    by_class, by_part, by_type, intervals = {}, {}, {}, []
+    by_class, by_part, by_type, by_node, intervals = {}, {}, {}, {}, []
     for plane in space.planes:
         for line in plane.lines:
             for ev in line.events:
@@ -268,7 +268,10 @@ def profile_steps(run_steps, logdir: str) -> dict:
                 intervals.append((start, start + sec))
                 for prefix in ('_MklNative', '_Mkl'):  # oneDNN's kernels of the standard ops
                     op_type = op_type[len(prefix):] if op_type.startswith(prefix) else op_type
-                for table, key in ((by_class, op_class(op_type)), (by_part, op_part(op_name)), (by_type, op_type)):
+                # By node: an op's instance, named by its graph node with the trace's numbering stripped.
+                node = op_name.split('/', 1)[-1] if op_name.startswith('__inference_') else op_name
+                for table, key in ((by_class, op_class(op_type)), (by_part, op_part(op_name)), (by_type, op_type),
+                                   (by_node, f'{node}:{op_type}')):
                     table[key] = table.get(key, 0.0) + sec
     busy, end = 0.0, -1.0
     for a, b in sorted(intervals):
@@ -281,7 +284,8 @@ def profile_steps(run_steps, logdir: str) -> dict:
         items = sorted(table.items(), key=lambda kv: -kv[1])[:top]
         return {k: round(v / total, 4) for k, v in items}
     return {'wall_sec': wall, 'op_sec': total, 'busy_sec': busy, 'op_share_by_class': shares(by_class),
-            'op_share_by_part': shares(by_part), 'op_share_by_type': shares(by_type, 15)}
+            'op_share_by_part': shares(by_part), 'op_share_by_type': shares(by_type, 15),
+            'op_share_by_node': shares(by_node, 30)}
 
 
 def bench(name, impl, steps, batch_override=None, variants=(('fp32', 'noaug'),), num_fp16_res=4, aug_p=0.5,

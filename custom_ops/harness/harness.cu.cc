@@ -673,7 +673,7 @@ void RunScaleBiasAct(cudaStream_t stream, std::mt19937* rng, int64_t n,
                                        std::vector<T>(n * inner), std::vector<T>(c)};
   std::vector<std::vector<T>> comp = fused;
   std::vector<T> t(size), g(size);
-  const auto bap = sg2::ScaleBiasActBiasParams(p, bias, 1);
+  const auto bap = sg2::ScaleBiasActBiasParams(p, bias);
   sg2::ChannelScaleCpu<T>(p.scale, x.data(), sv.data(), ap, t.data(), ThreadFor);
   if (mode == 0) {
     sg2::ScaleBiasActCpu<T>(p, x.data(), sv.data(), ap, bp, fused[0].data(), ThreadFor);

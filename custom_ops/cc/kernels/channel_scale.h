@@ -59,6 +59,24 @@ constexpr int64_t kChannelScaleTile = 64;
 
 namespace internal {
 
+// out[g * width + i] = T(the `count` partials parts[(g * count + k) * width + i]
+// summed for k = 0, 1, ... in order, starting from the first; 0 when count is 0).
+// The order is part of the ops' summation order: every functor that combines
+// partial sums (ds, da, the bias gradient, and scale_bias_act's) goes through
+// here, so they cannot drift apart.
+template <typename T, typename A>
+void SumPartialsInOrder(const A* parts, int64_t groups, int64_t count,
+                        int64_t width, T* out) {
+  for (int64_t g = 0; g < groups; ++g) {
+    const A* group = parts + g * count * width;
+    for (int64_t i = 0; i < width; ++i) {
+      A sum = count > 0 ? group[i] : A(0);
+      for (int64_t k = 1; k < count; ++k) sum += group[k * width + i];
+      out[g * width + i] = static_cast<T>(sum);
+    }
+  }
+}
+
 // y = x * s (+ a) over `rows` rows of one sample (all channels); a points at
 // the rows' addends when kAdd.
 template <bool kAdd, typename T>
@@ -283,21 +301,8 @@ void ChannelScaleGradCpu(const ChannelScaleParams& p, const T* dy, const T* x,
                                                                  pp, dp, u0, u1);
                  }
                });
-  for (int64_t n = 0; n < N; ++n) {
-    for (int64_t c = 0; c < C; ++c) {
-      A sum = pp[(n * chunks) * C + c];
-      for (int64_t k = 1; k < chunks; ++k) sum += pp[(n * chunks + k) * C + c];
-      ds[n * C + c] = static_cast<T>(sum);
-    }
-  }
-  if (da != nullptr) {
-    const int64_t rows = N * inner;
-    for (int64_t i = 0; i < rows; ++i) {
-      A sum = dp[i];
-      for (int64_t t = 1; t < tiles; ++t) sum += dp[t * rows + i];
-      da[i] = static_cast<T>(sum);
-    }
-  }
+  internal::SumPartialsInOrder(pp, N, chunks, C, ds);
+  if (da != nullptr) internal::SumPartialsInOrder(dp, 1, tiles, N * inner, da);
 }
 
 // sum[c] = sum over the rows of x [rows, C] (a bias gradient; see the top of
@@ -315,11 +320,7 @@ void ChannelSumCpu(int64_t rows, int64_t C, const T* x, T* sum,
                [&](int64_t u0, int64_t u1) {
                  internal::ChannelSumUnitsBest<T>(rows, C, x, pp, u0, u1);
                });
-  for (int64_t c = 0; c < C; ++c) {
-    A total = chunks > 0 ? pp[c] : A(0);
-    for (int64_t k = 1; k < chunks; ++k) total += pp[k * C + c];
-    sum[c] = static_cast<T>(total);
-  }
+  internal::SumPartialsInOrder(pp, 1, chunks, C, sum);
 }
 
 // ---------------------------------------------------------------------------

@@ -46,9 +46,10 @@ struct ScaleBiasActParams {
 };
 
 // The Sg2BiasAct(Grad) parameters of t = [batch * inner, channels] (bias
-// along the last axis; channels 0 when there is no bias).
+// along the last axis; channels 0 when there is no bias), for the first-order
+// gradient (the only one the fused ops run through bias_act's functors).
 inline BiasActParams ScaleBiasActBiasParams(const ScaleBiasActParams& p,
-                                            bool has_bias, int order) {
+                                            bool has_bias) {
   BiasActParams q;
   q.size = p.scale.batch * p.scale.inner * p.scale.channels;
   q.channels = has_bias ? p.scale.channels : 0;
@@ -57,7 +58,7 @@ inline BiasActParams ScaleBiasActBiasParams(const ScaleBiasActParams& p,
   q.alpha = p.alpha;
   q.gain = p.gain;
   q.clamp = p.clamp;
-  q.order = order;
+  q.order = 1;
   return q;
 }
 
@@ -216,7 +217,7 @@ void ScaleBiasActDispatch(const ScaleBiasActParams& p, bool add, Fn&& fn) {
   });
 }
 
-// n values of b in the accumulation type (zeros where b is null: no bias).
+// The C values of b in the accumulation type (zeros where b is null: no bias).
 template <typename T>
 std::vector<typename AccType<T>::type> AccVector(int64_t C, const T* b) {
   using A = typename AccType<T>::type;
@@ -279,7 +280,7 @@ void ScaleBiasActGradCpu(const ScaleBiasActParams& p, const T* dy, const T* x,
     // The separate ops' functors, through temporaries.
     std::vector<T> t(static_cast<size_t>(R * C)), g(static_cast<size_t>(R * C));
     ChannelScaleCpu(q, x, s, a, t.data(), parallel_for);
-    BiasActGradCpu(ScaleBiasActBiasParams(p, b != nullptr, 1), dy, t.data(), b,
+    BiasActGradCpu(ScaleBiasActBiasParams(p, b != nullptr), dy, t.data(), b,
                    g.data(), parallel_for);
     if (db != nullptr) ChannelSumCpu(R, C, g.data(), db, parallel_for);
     ChannelScaleGradCpu(q, g.data(), x, s, dx, ds, da, parallel_for);
@@ -310,27 +311,9 @@ void ScaleBiasActGradCpu(const ScaleBiasActParams& p, const T* dy, const T* x,
   });
   // The partial sums in the separate ops' orders: ds by chunk of each sample,
   // db by chunk of all rows, da by tile.
-  for (int64_t n = 0; n < N; ++n) {
-    for (int64_t c = 0; c < C; ++c) {
-      A sum = dsp[(n * per) * C + c];
-      for (int64_t k = 1; k < per; ++k) sum += dsp[(n * per + k) * C + c];
-      ds[n * C + c] = static_cast<T>(sum);
-    }
-  }
-  if (db != nullptr) {
-    for (int64_t c = 0; c < C; ++c) {
-      A total = dbp[c];
-      for (int64_t k = 1; k < chunks; ++k) total += dbp[k * C + c];
-      db[c] = static_cast<T>(total);
-    }
-  }
-  if (da != nullptr) {
-    for (int64_t r = 0; r < R; ++r) {
-      A sum = dap[r];
-      for (int64_t t = 1; t < tiles; ++t) sum += dap[t * R + r];
-      da[r] = static_cast<T>(sum);
-    }
-  }
+  internal::SumPartialsInOrder(dsp, N, per, C, ds);
+  if (db != nullptr) internal::SumPartialsInOrder(dbp, 1, chunks, C, db);
+  if (da != nullptr) internal::SumPartialsInOrder(dap, 1, tiles, R, da);
 }
 
 // ---------------------------------------------------------------------------

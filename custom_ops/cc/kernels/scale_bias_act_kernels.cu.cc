@@ -17,7 +17,7 @@ int LaunchScaleBiasActCuda(cudaStream_t stream, const ScaleBiasActParams& p,
                            T* y, T* t) {
   int err = LaunchChannelScaleCuda<T>(stream, p.scale, x, s, a, t);
   if (err != 0) return err;
-  return LaunchBiasActCuda<T>(stream, ScaleBiasActBiasParams(p, b != nullptr, 1),
+  return LaunchBiasActCuda<T>(stream, ScaleBiasActBiasParams(p, b != nullptr),
                               t, b, y);
 }
 
@@ -28,7 +28,7 @@ int LaunchScaleBiasActGradCuda(cudaStream_t stream, const ScaleBiasActParams& p,
                                T* g, typename AccType<T>::type* workspace) {
   int err = LaunchChannelScaleCuda<T>(stream, p.scale, x, s, a, t);
   if (err != 0) return err;
-  err = LaunchBiasActGradCuda<T>(stream, ScaleBiasActBiasParams(p, b != nullptr, 1),
+  err = LaunchBiasActGradCuda<T>(stream, ScaleBiasActBiasParams(p, b != nullptr),
                                  dy, t, b, g);
   if (err != 0) return err;
   if (db != nullptr) {
