@@ -15,6 +15,8 @@ to 2^-25. (To first order: products of (1 + u) factors add up to k*u + O(u^2), w
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import tensorflow as tf
 
@@ -66,3 +68,39 @@ def assert_nearly_identical(a, b, dtype: str, what: str = "", min_identical: flo
     mag = np.abs(b) if mag is None else np.abs(np.asarray(mag, np.float64))
     tol = 2 * UNIT_ROUNDOFF[dtype] * np.abs(b) + _F32_SLACK * mag + _F16_SUBNORMAL * 2
     assert np.all(err <= tol), f"{what}: differences beyond one {dtype} ulp (max {err.max():.3g})"
+
+
+
+@functools.lru_cache(maxsize=None)
+def tf_conv_sums_in(dtype: str) -> bool:
+    """Whether one of TensorFlow's convolution kernels (Conv2D and its two gradients) on this CPU adds products in
+    `dtype` itself instead of float32. oneDNN accumulates in float32, but TF hands float16 to oneDNN only on CPUs
+    with AVX512-FP16 ("oneDNN supports DT_HALF only on platforms with AVX-512"); elsewhere (a 2-core AMD EPYC with
+    AVX-512 but not AVX512-FP16, 2026-12-07) it falls back to Eigen, whose float16 gradient kernels round partial
+    sums to float16. Probed, not looked up by CPU model: 2048 plus sixteen 1s is 2064 summed in float32, but stays
+    2048 when each sum is rounded to bfloat16 or float16 (their spacing at 2048 is 16 and 2)."""
+    dt = tf.as_dtype(dtype)
+    big_then_ones = np.ones([1, 1, 1, 17])
+    big_then_ones[..., 0] = 2048
+    x = tf.constant(big_then_ones, dt)
+    ones = tf.ones([1, 1, 1, 17], dt)
+    y = tf.nn.conv2d(x, tf.reshape(ones, [1, 1, 17, 1]), 1, "VALID")
+    dx = tf.raw_ops.Conv2DBackpropInput(input_sizes=[1, 1, 1, 1], filter=ones, out_backprop=x, strides=[1, 1, 1, 1],
+                                        padding="VALID")
+    dw = tf.raw_ops.Conv2DBackpropFilter(input=tf.reshape(x, [1, 1, 17, 1]), filter_sizes=[1, 1, 1, 1],
+                                         out_backprop=tf.reshape(ones, [1, 1, 17, 1]), strides=[1, 1, 1, 1],
+                                         padding="VALID")
+    return any(float(tf.reshape(t, [-1])[0]) != 2064.0 for t in (y, dx, dw))
+
+
+def conv_roundings(dtype: str, k: int, terms: int) -> int:
+    """The k of `bound` for a convolution result over `terms` products that went through k roundings when TF's
+    convolutions accumulate in float32. Where they may round partial sums to `dtype` (tf_conv_sums_in), the bound is
+    that of recursive summation with every addition rounded, k + terms roundings, taken as gamma = n u / (1 - n u)
+    so that it holds beyond first order."""
+    if terms == 0 or not tf_conv_sums_in(dtype):
+        return k
+    n = k + terms
+    u = UNIT_ROUNDOFF[dtype]
+    assert n * u < 0.5, f"{terms} terms are too many for a {dtype} bound"
+    return int(np.ceil(n / (1 - n * u)))
