@@ -377,8 +377,9 @@ def bench(name, impl, steps, batch_override=None, variants=(('fp32', 'noaug'),),
             if trainer.loss_scales:
                 out['skipped_phases'] = {k: int(v.skipped.numpy()) for k, v in trainer.loss_scales.items()}
             out['device'] = 'GPU' if tf.config.list_logical_devices('GPU') else 'CPU'
-            from stylegan2_tf.ops import cpu_loops
+            from stylegan2_tf.ops import cpu_loops, host_cpu
             out['cpu_loops'] = cpu_loops()  # which copy of the compiled CPU loops ran
+            out['cpu'] = host_cpu()  # bfloat16's speed depends on AMX: only figures of one CPU compare
             results.append(out)
     return results
 
@@ -410,24 +411,28 @@ def main():
                          args.profile):
             print(json.dumps(out))
         return
-    from stylegan2_tf.ops import custom_ops_available
-    from stylegan2_tf.training.augment import AUGPIPE_SPECS
+    # Names are checked before TensorFlow is imported, so a typo fails at once.
     precisions, augs = args.precision.split(','), args.aug.split(',')
     bad = [x for x in precisions if x not in PRECISIONS]
     if bad:
         raise SystemExit(f'unknown precision {bad[0]!r}; choose from {", ".join(PRECISIONS)}')
     bad = [x for x in augs if x not in ('noaug', 'ada')]
-    if bad or args.augpipe not in AUGPIPE_SPECS:
-        raise SystemExit(f'unknown --aug {bad[0]!r}; choose from noaug, ada' if bad else
-                         f'unknown --augpipe {args.augpipe!r}; choose from {", ".join(AUGPIPE_SPECS)}')
+    if bad:
+        raise SystemExit(f'unknown --aug {bad[0]!r}; choose from noaug, ada')
+    bad = [x for x in args.configs.split(',') if x not in CONFIGS]
+    if bad:
+        raise SystemExit(f'unknown config {bad[0]!r}; choose from {sorted(CONFIGS)}')
+    bad = [x for x in args.impls.split(',') if x not in ('custom', 'ref', 'auto')]
+    if bad:
+        raise SystemExit(f'unknown impl {bad[0]!r}; choose from custom, ref, auto')
+    from stylegan2_tf.ops import custom_ops_available
+    from stylegan2_tf.training.augment import AUGPIPE_SPECS
+    if args.augpipe not in AUGPIPE_SPECS:
+        raise SystemExit(f'unknown --augpipe {args.augpipe!r}; choose from {", ".join(AUGPIPE_SPECS)}')
     variants = [f'{p}/{a}' for p in precisions for a in augs]
     results = []
     for name in args.configs.split(','):
-        if name not in CONFIGS:
-            raise SystemExit(f'unknown config {name!r}; choose from {sorted(CONFIGS)}')
         for impl in args.impls.split(','):
-            if impl not in ('custom', 'ref', 'auto'):
-                raise SystemExit(f'unknown impl {impl!r}; choose from custom, ref, auto')
             groups = ['+'.join(variants)] if args.interleave else variants
             for group in groups:
                 run = {'config': name, 'impl': impl, 'variants': group}

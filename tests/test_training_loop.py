@@ -42,6 +42,21 @@ def _run(args, timeout=400, **env):
     return p
 
 
+def _run_together(*arg_lists, timeout=400):
+    """_run for independent runs, started side by side: each is mostly single-threaded tracing, so two share the 2
+    cores with little loss (the suite's time budget)."""
+    procs = [subprocess.Popen([sys.executable, os.path.abspath(__file__)] + [str(a) for a in args], env=_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for args in arg_lists]
+    try:
+        outs = [p.communicate(timeout=timeout) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    for args, p, (o, e) in zip(arg_lists, procs, outs):
+        assert p.returncode == 0, f'worker {args} failed:\n{o[-3000:]}\n{e[-5000:]}'
+
+
 def _load(path):
     with np.load(path) as f:
         return {k: f[k] for k in f.files}
@@ -63,8 +78,7 @@ def _args(outdir, num_devices=1, steps=3, tag='', mode='', max_steps='', mbstd=1
 
 
 def test_mirrored_two_cpus_equals_single_device(tmp_path):
-    _run(_args(tmp_path / 'one', 1))
-    _run(_args(tmp_path / 'two', 2))
+    _run_together(_args(tmp_path / 'one', 1), _args(tmp_path / 'two', 2))
     one, two = _load(tmp_path / 'one' / 'weights.npz'), _load(tmp_path / 'two' / 'weights.npz')
     assert two['num_replicas'] == 2 and one['num_replicas'] == 1
     # The weights moved (every phase ran: steps 0..2 with Greg every 2 and Dreg every 3), and identically.
@@ -80,8 +94,8 @@ def test_mirrored_mbstd_groups_are_per_replica_and_ada_counts_all_replicas(tmp_p
     # One pair of runs (1 device, 2 replicas) checks two things that only show under MirroredStrategy.
     # mbstd groups of 4: on one device the 8 samples form 2 strided groups; on 2 replicas each replica's 4 samples
     # form one group. D's outputs differ, hence the weights; counters, data and the generator's inputs do not.
-    _run(_args(tmp_path / 'one', 1, steps=3, mbstd=4, mode='ada'))
-    _run(_args(tmp_path / 'two', 2, steps=3, mbstd=4, mode='ada'))
+    _run_together(_args(tmp_path / 'one', 1, steps=3, mbstd=4, mode='ada'),
+                  _args(tmp_path / 'two', 2, steps=3, mbstd=4, mode='ada'))
     one, two = _load(tmp_path / 'one' / 'weights.npz'), _load(tmp_path / 'two' / 'weights.npz')
     for k in ('step', 'nimg', 'batches'):
         np.testing.assert_array_equal(one[k], two[k], err_msg=k)
@@ -141,8 +155,8 @@ def test_interrupt_and_resume_equals_uninterrupted(tmp_path):
     # checkpoint is at step 2) and is resumed with --resume auto. Op determinism on: equal bit for bit. The run
     # augments D's inputs with ADA adjusting p after every step (--ada_interval 1, a fast --ada_kimg), so the
     # augmentation draws, p and the controller's running sums resume exactly too.
-    _run(_args(tmp_path / 'full', 1, 4, mode='exact-ada'))
-    _run(_args(tmp_path / 'part', 1, 4, mode='exact-ada', max_steps=3))
+    _run_together(_args(tmp_path / 'full', 1, 4, mode='exact-ada'),
+                  _args(tmp_path / 'part', 1, 4, mode='exact-ada', max_steps=3))
     assert os.path.isfile(tmp_path / 'part' / 'checkpoints' / 'ckpt-2.index')
     assert not os.path.exists(tmp_path / 'part' / 'weights.npz')
     # A checkpoint that was being written when the process died (files, but not in the state file).
@@ -165,8 +179,7 @@ def test_resume_without_determinism_continues_the_state(tmp_path):
     # Without op determinism the resumed run is not promised to be bit-exact, but everything it restores is: the
     # state right after restoring equals the state saved at the checkpoint (kimg, pl_mean, optimizer moments, EMA,
     # w_avg), and it reads on from the same data position.
-    _run(_args(tmp_path / 'full', 1, 4))
-    _run(_args(tmp_path / 'part', 1, 4, max_steps=3))
+    _run_together(_args(tmp_path / 'full', 1, 4), _args(tmp_path / 'part', 1, 4, max_steps=3))
     saved = _load(tmp_path / 'part' / 'saved-2.npz')
     _run(_args(tmp_path / 'part', 1, 4))
     restored = _load(tmp_path / 'part' / 'restored.npz')
@@ -183,8 +196,8 @@ def test_growing_resume_mid_fade_equals_uninterrupted(tmp_path):
     # Growing 8x8 -> 16x16: lod 1 (batch 8) for 16 images, then a fade over 48 images at batch 4 (lod 1 -> 0), then
     # lod 0, to 80 images; the schedule is re-evaluated every 3 steps, ticks (and checkpoints) every 8 images. The
     # interrupted run stops after 7 steps; its last checkpoint lies inside the fade and inside a 3-step group.
-    _run(_args(tmp_path / 'full', 1, 0, mode='exact-grow'))
-    _run(_args(tmp_path / 'part', 1, 0, mode='exact-grow', max_steps=7))
+    _run_together(_args(tmp_path / 'full', 1, 0, mode='exact-grow'),
+                  _args(tmp_path / 'part', 1, 0, mode='exact-grow', max_steps=7))
     saved = sorted((f for f in os.listdir(tmp_path / 'part') if f.startswith('saved-')), key=lambda f: int(f[6:-4]))
     last = _load(tmp_path / 'part' / saved[-1])
     lod = float(last['G/synthesis/lod'])
