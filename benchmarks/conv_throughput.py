@@ -85,7 +85,8 @@ def main():
         for shape in shapes:
             results.append(measure(*shape, dtype, args.repeats))
             print(json.dumps(results[-1]), file=sys.stderr, flush=True)
-    print(json.dumps({'results': results}, indent=2))
+    from stylegan2_tf.ops import host_cpu
+    print(json.dumps({'cpu': host_cpu(), 'results': results}, indent=2))
 
 
 if __name__ == '__main__':

@@ -54,8 +54,9 @@ def bench(name, impl, precisions, steps, batch, num_fp16_res):
         if len(runs) > 1:
             out['interleaved_with'] = [p for p in precisions if p != out['precision']]
         out['device'] = 'GPU' if tf.config.list_logical_devices('GPU') else 'CPU'
-        from stylegan2_tf.ops import cpu_loops
+        from stylegan2_tf.ops import cpu_loops, host_cpu
         out['cpu_loops'] = cpu_loops()  # which copy of the compiled CPU loops ran
+        out['cpu'] = host_cpu()  # bfloat16's speed depends on AMX: only figures of one CPU compare
         results.append(out)
     return results
 

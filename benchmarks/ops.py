@@ -282,6 +282,7 @@ def main(argv: List[str] = None) -> int:
         "dtypes": dtypes,
         "tensorflow": tf.__version__,
         "cpu_count": os.cpu_count(),
+        "cpu": ops.host_cpu(),
         "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
         "machine": platform.machine(),
         "repeats": args.repeats,

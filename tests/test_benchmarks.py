@@ -43,6 +43,13 @@ def test_train_step_benchmark_prints_json():
     classes = prof['op_share_by_class']
     assert classes['convolutions'] > 0.05 and classes['casts'] > 0 and 'Sg2BiasAct' not in prof['op_share_by_type']
     assert 'Conv2D' in prof['op_share_by_type'] and len(prof['op_share_by_type']) <= 15
+    # The largest op instances, named by graph node and op type; a phase's nodes carry its scope.
+    nodes = prof['op_share_by_node']
+    assert 0 < len(nodes) <= 30 and all(':' in k for k in nodes) and any(k.startswith('Dmain/') for k in nodes)
+    assert sorted(nodes.values(), reverse=True) == list(nodes.values()) and sum(nodes.values()) <= 1 + 2e-3
+    # The CPU (only figures of one CPU compare: bfloat16's speed depends on AMX).
+    assert set(result['cpu']) == {'model', 'logical_cpus', 'amx_bf16', 'avx512_bf16'}
+    assert result['cpu']['logical_cpus'] == os.cpu_count()
     # FLOPs of the convolutions that run in one amortized step (graph_flops is tested on its own below).
     assert result['conv_gflop_per_step'] > 0 and 'flop_count_unknown_shape_ops' not in result
     assert abs(result['conv_gflop_per_sec'] - result['conv_gflop_per_step'] * result['img_per_sec_amortized'] / 4) \
@@ -78,7 +85,9 @@ def test_conv_throughput_benchmark_prints_json():
     p = subprocess.run([sys.executable, script, '--shapes', '2x8x16', '--dtypes', 'float32,bfloat16', '--repeats', '2'],
                        env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-3000:]
-    results = json.loads(p.stdout)['results']
+    report = json.loads(p.stdout)
+    results = report['results']
+    assert isinstance(report['cpu']['amx_bf16'], bool)
     assert [(r['shape'], r['dtype']) for r in results] == [('2x8x16', 'float32'), ('2x8x16', 'bfloat16')]
     for r in results:
         assert r['gflop_per_call'] == 2 * 2 * 8 * 8 * 16 * 16 * 9 / 1e9

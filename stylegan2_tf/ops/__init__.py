@@ -13,10 +13,12 @@
     full_conv2d                          "full" convolution (padding k - 1), StyleGAN3's synthesis layers
     custom_ops_available()               whether the compiled library loads
     cpu_loops()                          which copy of the compiled CPU loops runs ('avx512bf16', 'avx512', 'avx2', 'baseline')
+    host_cpu()                           the CPU's model and its bfloat16 instruction sets (AMX, AVX512-BF16)
 
 Every op takes impl='auto' | 'custom' | 'ref'.
 """
-from stylegan2_tf.ops._library import cpu_loops, custom_ops_available, library_path, load_error, resolve_impl
+from stylegan2_tf.ops._library import (cpu_loops, custom_ops_available, host_cpu, library_path, load_error,
+                                      resolve_impl)
 from stylegan2_tf.ops.affine_resample import affine_resample
 from stylegan2_tf.ops.filtered_lrelu import filtered_lrelu
 from stylegan2_tf.ops.bias_act import ACTIVATIONS, bias_act
@@ -28,7 +30,7 @@ from stylegan2_tf.ops.upfirdn2d import downsample2d, filter2d, setup_filter, upf
 
 __all__ = [
     "ACTIVATIONS", "affine_resample", "bias_act", "channel_scale", "channel_sum", "conv2d_resample", "conv_downsample2d", "cpu_loops",
-    "custom_ops_available",
+    "custom_ops_available", "host_cpu",
     "downsample2d", "filter2d", "filtered_lrelu", "full_conv2d", "grouped_upsample_conv2d",
     "library_path", "load_error", "resolve_impl", "scale_bias_act", "setup_filter", "upfirdn2d", "upsample2d", "upsample_conv2d",
 ]

@@ -84,6 +84,27 @@ def cpu_loops() -> Optional[str]:
     return fn().decode()
 
 
+def host_cpu() -> dict:
+    """The CPU this process runs on, for benchmark records: model name, logical CPUs, and the instruction sets that
+    decide bfloat16 speed ('amx_bf16': oneDNN runs bfloat16 matmuls and convolutions on AMX tiles, several times
+    float32's rate; 'avx512_bf16': only dot-product and conversion instructions, about twice float32's rate).
+    Read from /proc/cpuinfo; the model is None and the flags False where it does not exist (not Linux)."""
+    model, flags = None, set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and model is None:
+                    model = value.strip()
+                elif key == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    return {"model": model, "logical_cpus": os.cpu_count(), "amx_bf16": "amx_bf16" in flags,
+            "avx512_bf16": "avx512_bf16" in flags}
+
+
 def resolve_impl(impl: str) -> str:
     """Maps impl in {'auto', 'custom', 'ref'} to 'custom' or 'ref'.
 
