@@ -43,9 +43,11 @@ def test_train_step_benchmark_prints_json():
     classes = prof['op_share_by_class']
     assert classes['convolutions'] > 0.05 and classes['casts'] > 0 and 'Sg2BiasAct' not in prof['op_share_by_type']
     assert 'Conv2D' in prof['op_share_by_type'] and len(prof['op_share_by_type']) <= 15
-    # The largest op instances, named by graph node and op type; a phase's nodes carry its scope.
+    # The largest op instances, named by graph node and op type; the main phases' nodes carry their scopes (which
+    # phase's nodes are among the 30 largest varies with the timing).
     nodes = prof['op_share_by_node']
-    assert 0 < len(nodes) <= 30 and all(':' in k for k in nodes) and any(k.startswith('Dmain/') for k in nodes)
+    assert 0 < len(nodes) <= 30 and all(':' in k for k in nodes)
+    assert any('Gmain/' in k or 'Dmain/' in k for k in nodes), nodes
     assert sorted(nodes.values(), reverse=True) == list(nodes.values()) and sum(nodes.values()) <= 1 + 2e-3
     # The CPU (only figures of one CPU compare: bfloat16's speed depends on AMX).
     assert set(result['cpu']) == {'model', 'logical_cpus', 'amx_bf16', 'avx512_bf16'}

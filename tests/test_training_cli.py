@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -95,27 +96,31 @@ def test_train_cli_end_to_end(tmp_path):
 def test_train_cli_bad_input(tmp_path):
     data = str(tmp_path / 'imgs')
     _folder(data)
-    p = _train(['--data', data, '--outdir', str(tmp_path / 'a'), '--cond'] + TINY)
-    assert p.returncode == 2 and "--cond needs a labelled dataset" in p.stderr, p.stderr[-2000:]
-    p = _train(['--data', str(tmp_path / 'missing'), '--outdir', str(tmp_path / 'b')] + TINY)
-    assert p.returncode == 2 and 'no such dataset' in p.stderr, p.stderr[-2000:]
-    p = _train(['--data', data, '--outdir', str(tmp_path / 'c'), '--batch=6', '--num_devices=4'] + TINY[:-4])
-    assert p.returncode == 2 and 'not divisible by the 4 replicas' in p.stderr, p.stderr[-2000:]
-    p = _train(['--data', data, '--outdir', str(tmp_path / 'd'), '--grid=ax3'] + TINY[:-2])
-    assert p.returncode == 2 and '--grid must be' in p.stderr, p.stderr[-2000:]
-    p = _train(['--data', data, '--outdir', str(tmp_path / 'e'), '--metrics=fid1k'] + TINY)
-    assert p.returncode == 2 and 'unknown --metrics' in p.stderr, p.stderr[-2000:]
-    # Small-dataset flags (the rest of their checks: tests/test_small_datasets.py).
-    p = _train(['--data', data, '--outdir', str(tmp_path / 'g'), '--aug=fixed'] + TINY)
-    assert p.returncode == 2 and p.stderr.strip() == 'error: --aug=fixed needs --p (the constant augmentation ' \
-        'strength)', p.stderr[-2000:]
-    p = _train(['--data', data, '--outdir', str(tmp_path / 'h'), '--freezed=9'] + TINY)
-    assert p.returncode == 2 and 'error: --freezed=9: this discriminator has 4 layers above 4x4' in p.stderr and \
-        'Traceback' not in p.stderr, p.stderr[-2000:]
-    # A metric without its feature-network weights stops the run before training (no checkpoint, no snapshot).
     out = tmp_path / 'f'
-    p = _train(['--data', data, '--outdir', str(out), '--metrics=fid50k_full',
-                '--inception', str(tmp_path / 'missing.pb')] + TINY)
+    runs = [  # independent processes that each stop at one bad flag; run side by side (each mostly imports TF)
+        ['--data', data, '--outdir', str(tmp_path / 'a'), '--cond'] + TINY,
+        ['--data', str(tmp_path / 'missing'), '--outdir', str(tmp_path / 'b')] + TINY,
+        ['--data', data, '--outdir', str(tmp_path / 'c'), '--batch=6', '--num_devices=4'] + TINY[:-4],
+        ['--data', data, '--outdir', str(tmp_path / 'd'), '--grid=ax3'] + TINY[:-2],
+        ['--data', data, '--outdir', str(tmp_path / 'e'), '--metrics=fid1k'] + TINY,
+        # Small-dataset flags (the rest of their checks: tests/test_small_datasets.py).
+        ['--data', data, '--outdir', str(tmp_path / 'g'), '--aug=fixed'] + TINY,
+        ['--data', data, '--outdir', str(tmp_path / 'h'), '--freezed=9'] + TINY,
+        # A metric without its feature-network weights stops the run before training (no checkpoint, no snapshot).
+        ['--data', data, '--outdir', str(out), '--metrics=fid50k_full', '--inception', str(tmp_path / 'missing.pb')]
+        + TINY,
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        cond, missing, replicas, grid, metric, fixed, freezed, weights = pool.map(_train, runs)
+    for p, message in ((cond, "--cond needs a labelled dataset"), (missing, 'no such dataset'),
+                       (replicas, 'not divisible by the 4 replicas'), (grid, '--grid must be'),
+                       (metric, 'unknown --metrics')):
+        assert p.returncode == 2 and message in p.stderr, p.stderr[-2000:]
+    assert fixed.returncode == 2 and fixed.stderr.strip() == 'error: --aug=fixed needs --p (the constant ' \
+        'augmentation strength)', fixed.stderr[-2000:]
+    assert freezed.returncode == 2 and 'error: --freezed=9: this discriminator has 4 layers above 4x4' in \
+        freezed.stderr and 'Traceback' not in freezed.stderr, freezed.stderr[-2000:]
+    p = weights
     assert p.returncode == 2 and 'Missing feature-network weights' in p.stderr and '--metrics fid50k_full' in \
         p.stderr and 'missing.pb' in p.stderr and 'Traceback' not in p.stderr, p.stderr[-2000:]
     assert not out.exists() or not os.listdir(out), os.listdir(out)
