@@ -24,7 +24,9 @@ maps, batch 32; issue 23's comparison with stylegan2-ada-pytorch). Random data i
 is measured.
 
 Every result also has ``conv_gflop_per_step`` (the convolution work of an amortized step, counted from the traced
-step graphs) and ``conv_gflop_per_sec`` (the rate the step gets through it; compare benchmarks/conv_throughput.py).
+step graphs as the direct convolutions' multiply-adds, also where a convolution runs as Winograd's F(4x4, 3x3), whose
+matrix products, ``winograd_gflop_per_step``, do a quarter of it) and ``conv_gflop_per_sec`` (the rate the step gets
+through it; compare benchmarks/conv_throughput.py).
 ``--profile`` adds the share of op time per op class, step part and op type over one 16-step cycle in the TF profiler
 (docs/training.md, "Speed").
 
@@ -164,7 +166,7 @@ def graph_flops(graph) -> dict:
     functions it calls, from their static shapes (NHWC convolutions, filters HWIO). Ops in a tf.cond branch count
     as if they ran; the training step has none there. Shapes the graph leaves unknown count 0 and are reported."""
     import numpy as np
-    out = {'conv': 0.0, 'matmul': 0.0, 'unknown_shape_ops': 0}
+    out = {'conv': 0.0, 'matmul': 0.0, 'winograd': 0.0, 'unknown_shape_ops': 0}
     seen = set()
 
     def live_ops(g):
@@ -204,7 +206,14 @@ def graph_flops(graph) -> dict:
                     out['unknown_shape_ops'] += 1
                     continue
                 k = a[-2] if op.get_attr('transpose_a' if t == 'MatMul' else 'adj_x') else a[-1]
-                out['matmul'] += 2.0 * float(np.prod(y)) * k
+                flop = 2.0 * float(np.prod(y)) * k
+                if any(x.op.type == 'Sg2WinogradToTiles' for x in op.inputs):
+                    # The product of a Winograd convolution (F(4x4, 3x3), stylegan2_tf/ops/winograd.py) or of its
+                    # gradients: 36 instead of 144 multiply-adds per 4x4 tile, so the convolution's work is 4x.
+                    out['winograd'] += flop
+                    out['conv'] += 4.0 * flop
+                else:
+                    out['matmul'] += flop
         for f in getattr(g, '_functions', {}).values():
             fg = getattr(f, 'graph', None)
             if fg is not None and id(fg) not in seen:
@@ -359,7 +368,8 @@ def bench(name, impl, steps, batch_override=None, variants=(('fp32', 'noaug'),),
             cycle = amortized(t)
             conv_flop = amortized({k: v['conv'] for k, v in fl.items()})
             out.update(conv_gflop_per_step=conv_flop / 1e9, conv_gflop_per_sec=conv_flop / 1e9 / cycle,
-                       matmul_gflop_per_step=amortized({k: v['matmul'] for k, v in fl.items()}) / 1e9)
+                       matmul_gflop_per_step=amortized({k: v['matmul'] for k, v in fl.items()}) / 1e9,
+                       winograd_gflop_per_step=amortized({k: v['winograd'] for k, v in fl.items()}) / 1e9)
             unknown = sum(v['unknown_shape_ops'] for v in fl.values())
             if unknown:
                 out['flop_count_unknown_shape_ops'] = unknown  # the FLOP figures then undercount

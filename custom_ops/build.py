@@ -51,6 +51,9 @@ KERNEL_SOURCES += ["kernels/filtered_lrelu_kernels.cc", "kernels/channel_scale_k
                    "kernels/scale_bias_act_kernels.cc"]
 CUDA_SOURCES += ["kernels/filtered_lrelu_kernels.cu.cc", "kernels/channel_scale_kernels.cu.cc",
                  "kernels/scale_bias_act_kernels.cu.cc"]
+OP_SOURCES += ["ops/winograd_ops.cc"]
+KERNEL_SOURCES += ["kernels/winograd_kernels.cc"]
+CUDA_SOURCES += ["kernels/winograd_kernels.cu.cc"]
 # SASS for these compute capabilities (those nvcc supports) + PTX of the
 # newest one for forward compatibility (JIT on newer GPUs).
 DEFAULT_CUDA_ARCHS = (70, 75, 80, 86, 89, 90)

@@ -1,6 +1,6 @@
 """The compiled CPU loops exist three times (AVX baseline, AVX2+FMA, AVX-512), chosen at run time: see
 SG2_CPU_DISPATCH in custom_ops/cc/kernels/sg2_common.h. A fourth level, avx512bf16, runs the AVX-512 copy and narrows
-float results to bfloat16 with AVX512-BF16's conversion instruction. All levels must give bit-identical outputs and
+float results to bfloat16 with AVX512-BF16's conversion instruction (Winograd's transforms: float32 and float64). All levels must give bit-identical outputs and
 gradients, and the widest one the CPU supports must be the one that runs (avx512bf16 on this project's Xeons)."""
 import json
 import os
@@ -77,6 +77,16 @@ for dt in ("float32", "bfloat16", "float16", "float64"):
             y = ops.filtered_lrelu(xi, b=b, data_format=fmt, impl="custom", **fl)
         out[f"filtered_lrelu/{dt}/{fmt}"] = tf.cast(y, tf.float64).numpy()
         out[f"filtered_lrelu_grad/{dt}/{fmt}"] = tf.cast(tape.gradient(y, xi, tf.ones_like(y)), tf.float64).numpy()
+from stylegan2_tf.ops import winograd
+odd = np.round(rng.randn(3, 5) * 4) / 4  # a shape the loops read at run time
+for dt in ("float32", "float64"):          # Winograd's tile transforms: both compiled shapes, 37 channels
+    x = tf.cast(rng.randn(2, 12, 8, 37), dt)
+    for name, matrix, stride, pad in (("input", winograd._BT, 4, 1), ("output", winograd._A, 4, 0), ("odd", odd, 2, 2)):
+        xi = x[:, :11, :7] if name == "odd" else x
+        t = winograd.to_tiles(xi, matrix, stride, pad, impl="custom")
+        out[f"winograd_to_tiles/{dt}/{name}"] = tf.cast(t, tf.float64).numpy()
+        back = winograd.from_tiles(t * 0.5 + 1, matrix, stride, pad, xi.shape[1], xi.shape[2], impl="custom")
+        out[f"winograd_from_tiles/{dt}/{name}"] = tf.cast(back, tf.float64).numpy()
 np.savez(sys.argv[1], **out)
 print(ops.cpu_loops())
 '''
@@ -119,7 +129,7 @@ def test_every_copy_of_the_cpu_loops_gives_the_same_bits(tmp_path):
                 levels.append("avx512bf16")
     loops_base, base = _run(tmp_path, "base", "baseline")
     assert loops_base == "baseline"
-    assert sorted(base) and len(base) == 4 * 5 * 2 + 4 * 2 * (3 + 4) + 4 * 3 * 2 * 5 + 4 * 4 * 2 * 2 + 4 * 2 * 2
+    assert sorted(base) and len(base) == 4 * 5 * 2 + 4 * 2 * (3 + 4) + 4 * 3 * 2 * 5 + 4 * 4 * 2 * 2 + 4 * 2 * 2 + 2 * 3 * 2
     # The widest level (no cap), then each level below it as a cap: every level this CPU has runs once.
     for cap, expected in [(None, levels[-1])] + [(lv, lv) for lv in levels[1:-1]]:
         loops, got = _run(tmp_path, cap or "widest", cap)

@@ -11,8 +11,8 @@
 // `--cpu-only` (no GPU needed) runs only the 16-bit cases and checks the CPU
 // functors against the float32 CPU functor with the same bound, exercising the
 // harness's host-side expectations (tests/test_custom_ops_build.py does this),
-// the affine_resample CPU functors against the op's definition computed
-// in float64 and against the adjoint identity, and filtered_lrelu's CUDA tile
+// the affine_resample and Winograd CPU functors against the ops' definitions
+// computed in float64 and against the adjoint identity, and filtered_lrelu's CUDA tile
 // code emulated on the host against the CPU functor (EmulatedFilteredLreluCases).
 //
 // Build and run: custom_ops/harness/run_harness.sh  (see docs/custom_ops.md)
@@ -37,6 +37,7 @@
 #include "custom_ops/cc/kernels/filtered_lrelu.h"
 #include "custom_ops/cc/kernels/scale_bias_act.h"
 #include "custom_ops/cc/kernels/upfirdn2d.h"
+#include "custom_ops/cc/kernels/winograd.h"
 
 namespace {
 
@@ -988,6 +989,120 @@ void SmallAffineCases(cudaStream_t s, std::mt19937* rng) {
 }
 
 // ---------------------------------------------------------------------------
+// Winograd tile transforms (F(4x4, 3x3)'s input transform B^T, window 6 at
+// stride 4 padded by 1, and its output transform A, window 4, no padding):
+// on the host the CPU functors against the definition summed in double and
+// the adjoint identity <ToTiles(x), v> = <x, FromTiles(v)>; on the GPU the
+// launchers against the CPU functors bit for bit (both add every term in the
+// same order, explicitly rounded, without contraction).
+
+const double kWinogradBT[36] = {4, 0, -5, 0, 1, 0, 0, -4, -4, 1, 1, 0, 0, 4, -4, -1, 1, 0,
+                                0, -2, -1, 2, 1, 0, 0, 2, -1, -2, 1, 0, 0, 4, 0, -5, 0, 1};
+const double kWinogradA[24] = {1, 0, 0, 0, 1, 1, 1, 1, 1, -1, 1, -1,
+                               1, 2, 4, 8, 1, -2, 4, -8, 0, 0, 0, 1};
+
+template <typename T>
+void RunWinograd(cudaStream_t stream, std::mt19937* rng, int64_t n, int64_t h, int64_t w,
+                 int64_t c, bool input_transform, bool timed, const char* label) {
+  sg2::WinogradParams p;
+  p.batch = n; p.height = h; p.width = w; p.channels = c;
+  p.rows = 6; p.window = input_transform ? 6 : 4; p.stride = 4; p.pad = input_transform ? 1 : 0;
+  const double* m = input_transform ? kWinogradBT : kWinogradA;
+  for (int k = 0; k < p.rows * p.window; ++k) p.matrix[k] = m[k];
+  p.tiles_h = (h + 2 * p.pad - p.window) / p.stride + 1;
+  p.tiles_w = (w + 2 * p.pad - p.window) / p.stride + 1;
+  const int t = p.rows, sw = p.window;
+  const int64_t plane = p.tiles() * c;
+  const auto x = RandomVec<T>(n * h * w * c, rng, 1.f);
+  const auto v = RandomVec<T>(t * t * plane, rng, 1.f);
+  std::vector<T> tiles(v.size()), back(x.size());
+  sg2::WinogradToTilesCpu(p, x.data(), tiles.data(), ThreadFor);
+  sg2::WinogradFromTilesCpu(p, v.data(), back.data(), ThreadFor);
+  const double rtol = std::is_same<T, double>::value ? 1e-12 : 1e-5;
+  bool ok = true;
+  std::string body = "\"op\": \"winograd_tiles\", \"label\": \"" + std::string(label) +
+      "\", \"dtype\": \"" + Types<T>::kName + "\", \"x\": " + ShapeStr({n, h, w, c}) +
+      ", \"tiles\": " + ShapeStr({t * t, p.tiles(), c});
+  {  // the definition, in double
+    double scale = 0, err = 0;
+    for (int64_t tile = 0; tile < p.tiles(); ++tile) {
+      const int64_t j = tile % p.tiles_w, i = (tile / p.tiles_w) % p.tiles_h;
+      const int64_t nn = tile / (p.tiles_w * p.tiles_h);
+      for (int pp = 0; pp < t; ++pp) for (int q = 0; q < t; ++q) for (int64_t ch = 0; ch < c; ++ch) {
+        double acc = 0;
+        for (int a = 0; a < sw; ++a) for (int b = 0; b < sw; ++b) {
+          const int64_t r = i * p.stride - p.pad + a, k = j * p.stride - p.pad + b;
+          if (r < 0 || r >= h || k < 0 || k >= w) continue;
+          acc += m[pp * sw + a] * m[q * sw + b] * double(x[((nn * h + r) * w + k) * c + ch]);
+        }
+        scale = std::max(scale, std::fabs(acc));
+        err = std::max(err, std::fabs(acc - double(tiles[(pp * t + q) * plane + tile * c + ch])));
+      }
+    }
+    const bool pass = err <= rtol * std::max(scale, 1e-30);
+    ok = ok && pass;
+    body += ", \"cpu_vs_definition\": {\"max_abs_err\": " + Num(err) + ", \"scale\": " +
+            Num(scale) + ", \"pass\": " + (pass ? "true" : "false") + "}";
+  }
+  {
+    double lhs = 0, rhs = 0, mag = 0;
+    for (size_t e = 0; e < v.size(); ++e) {
+      lhs += double(tiles[e]) * double(v[e]);
+      mag += std::fabs(double(tiles[e]) * double(v[e]));
+    }
+    for (size_t e = 0; e < x.size(); ++e) rhs += double(x[e]) * double(back[e]);
+    const bool pass = std::fabs(lhs - rhs) <= rtol * std::max(mag, 1e-30);
+    ok = ok && pass;
+    body += ", \"adjoint_identity\": {\"lhs\": " + Num(lhs) + ", \"rhs\": " + Num(rhs) +
+            ", \"pass\": " + (pass ? "true" : "false") + "}";
+  }
+  if (g_cpu_only) {
+    body += std::string(", \"device\": \"cpu\", \"pass\": ") + (ok ? "true" : "false");
+    EmitRecord(body, ok);
+    return;
+  }
+  T *dx = ToDevice(x), *dv = ToDevice(v), *dtiles = ToDevice(tiles), *dback = ToDevice(back);
+  auto to = [&] {
+    const int err = sg2::LaunchWinogradToTilesCuda(stream, p, dx, dtiles);
+    if (err) { std::fprintf(stderr, "launch: %s\n", sg2::CudaErrorString(err)); std::exit(2); }
+  };
+  auto from = [&] {
+    const int err = sg2::LaunchWinogradFromTilesCuda(stream, p, dv, dback);
+    if (err) { std::fprintf(stderr, "launch: %s\n", sg2::CudaErrorString(err)); std::exit(2); }
+  };
+  to();
+  from();
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+  std::vector<T> gtiles(tiles.size()), gback(back.size());
+  CUDA_CHECK(cudaMemcpy(gtiles.data(), dtiles, gtiles.size() * sizeof(T), cudaMemcpyDeviceToHost));
+  CUDA_CHECK(cudaMemcpy(gback.data(), dback, gback.size() * sizeof(T), cudaMemcpyDeviceToHost));
+  int64_t differ_to = 0, differ_from = 0;
+  for (size_t e = 0; e < tiles.size(); ++e) differ_to += gtiles[e] != tiles[e];
+  for (size_t e = 0; e < back.size(); ++e) differ_from += gback[e] != back[e];
+  ok = ok && differ_to == 0 && differ_from == 0;
+  body += ", \"to_tiles_elements_differing\": " + std::to_string(differ_to) +
+          ", \"from_tiles_elements_differing\": " + std::to_string(differ_from) +
+          std::string(", \"pass\": ") + (ok ? "true" : "false");
+  if (timed) {
+    body += ", \"to_tiles_gpu_us\": " + Num(TimeUs(to, stream)) +
+            ", \"from_tiles_gpu_us\": " + Num(TimeUs(from, stream));
+  }
+  EmitRecord(body, ok);
+  cudaFree(dx); cudaFree(dv); cudaFree(dtiles); cudaFree(dback);
+}
+
+// Both transforms; channels below, at and between vector widths; one sample
+// and several; square and not.
+template <typename T>
+void SmallWinogradCases(cudaStream_t s, std::mt19937* rng) {
+  for (bool input : {true, false}) {
+    RunWinograd<T>(s, rng, 2, 8, 12, 5, input, false, "c5");
+    RunWinograd<T>(s, rng, 1, 4, 4, 16, input, false, "c16_one_tile");
+    RunWinograd<T>(s, rng, 3, 16, 8, 37, input, false, "c37");
+  }
+}
+
+// ---------------------------------------------------------------------------
 // filtered_lrelu: the forward pass (compute mode, writing the sign record) and
 // its gradient pass (read mode, the transposed configuration reading the CPU
 // forward's record), CUDA launcher vs CPU functor. The records of the CPU and
@@ -1273,6 +1388,8 @@ int main(int argc, char** argv) {
     SmallUpFirDnCases<__half>(none, &rng);
     SmallUpFirDnCases<sg2::BFloat16>(none, &rng);
     SmallAffineCases(none, &rng);
+    SmallWinogradCases<float>(none, &rng);
+    SmallWinogradCases<double>(none, &rng);
     SmallFilteredLreluCases<__half>(none, &rng);
     SmallFilteredLreluCases<sg2::BFloat16>(none, &rng);
     EmulatedFilteredLreluCases<float>(&rng, 400);
@@ -1305,6 +1422,8 @@ int main(int argc, char** argv) {
   SmallUpFirDnCases<__half>(s, &rng);
   SmallUpFirDnCases<sg2::BFloat16>(s, &rng);
   SmallAffineCases(s, &rng);
+  SmallWinogradCases<float>(s, &rng);
+  SmallWinogradCases<double>(s, &rng);
   SmallFilteredLreluCases<float>(s, &rng);
   SmallFilteredLreluCases<double>(s, &rng);
   SmallFilteredLreluCases<__half>(s, &rng);
@@ -1343,6 +1462,9 @@ int main(int argc, char** argv) {
   // sym6 taps, the largest margins, rotations of any angle, scales 2^+-0.3.
   RunAffine(s, &rng, 32, 256, 256, 3, 524, 524, 12, {255, 255, 255, 255}, true, 0.8, 1.25,
             0, false, true, "ada_256_rgb");
+  // Winograd's transforms at c128_1ch's 32x32x128 (batch 32).
+  RunWinograd<float>(s, &rng, 32, 32, 32, 128, true, true, "c128_32x32_input");
+  RunWinograd<float>(s, &rng, 32, 32, 32, 128, false, true, "c128_32x32_output");
   TimedFilteredLreluCases<float>(s, &rng);
   TimedFilteredLreluCases<__half>(s, &rng);
   TimedFilteredLreluCases<sg2::BFloat16>(s, &rng);

@@ -25,6 +25,7 @@ mkdir -p "$(dirname "$HARNESS_BIN")"
   "$ROOT/custom_ops/cc/kernels/upfirdn2d_kernels.cu.cc" \
   "$ROOT/custom_ops/cc/kernels/affine_resample_kernels.cu.cc" \
   "$ROOT/custom_ops/cc/kernels/filtered_lrelu_kernels.cu.cc" \
+  "$ROOT/custom_ops/cc/kernels/winograd_kernels.cu.cc" \
   -o "$HARNESS_BIN" >&2
 if [[ "${BUILD_ONLY:-0}" == "1" ]]; then
   echo "built $HARNESS_BIN" >&2

@@ -9,6 +9,10 @@ modulated conv). The fused forms keep the structure of the official layers, so i
 Weights are [kh, kw, in, out] in the orientation of `tf.nn.conv2d` (cross-correlation) for both.
 `full_conv2d` is the StyleGAN3 synthesis layers' unpadded-output ("full") convolution.
 
+The plain 3x3 convolution runs as Winograd's F(4x4, 3x3) (`winograd.py`) where `winograd.preferred` says it is faster
+(float32 on the CPU with the compiled ops, at least 64 channels in and out and 16x16 pixels); `impl='ref'` and every
+other case use `tf.nn.conv2d`.
+
 bfloat16/float16 inputs: the weights (and FIR filter) are cast to the input's dtype; the convolutions run in that
 dtype as TensorFlow implements them (its CPU/oneDNN convolutions stay within one float32-accumulated rounding, as
 tests/test_ops_resample.py checks), the FIR passes as `upfirdn2d` does. Outputs and gradients have the input's dtype.
@@ -18,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from stylegan2_tf.ops import _dtypes
+from stylegan2_tf.ops import _dtypes, winograd
 from stylegan2_tf.ops.upfirdn2d import _parse_padding, filter_size, upfirdn2d
 
 _UNIT_FILTER = np.ones([1], np.float32)
@@ -134,7 +138,10 @@ def conv2d_resample(x, w, f=None, up: int = 1, down: int = 1, grouped: bool = Fa
         return conv_downsample2d(x, w, f, down=2, impl=impl)
     x = tf.convert_to_tensor(x)
     _dtypes.check_dtype(x, "conv2d_resample")
-    return tf.nn.conv2d(x, _dtypes.cast_like(w, x.dtype, "w"), strides=1, padding="SAME")
+    w = _dtypes.cast_like(w, x.dtype, "w")
+    if winograd.preferred(x, w, impl):
+        return winograd.winograd_conv2d(x, w, impl="custom")
+    return tf.nn.conv2d(x, w, strides=1, padding="SAME")
 
 
 def full_conv2d(x, w) -> tf.Tensor:
