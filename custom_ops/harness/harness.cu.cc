@@ -1009,8 +1009,11 @@ void RunWinograd(cudaStream_t stream, std::mt19937* rng, int64_t n, int64_t h, i
   p.rows = 6; p.window = input_transform ? 6 : 4; p.stride = 4; p.pad = input_transform ? 1 : 0;
   const double* m = input_transform ? kWinogradBT : kWinogradA;
   for (int k = 0; k < p.rows * p.window; ++k) p.matrix[k] = m[k];
-  p.tiles_h = (h + 2 * p.pad - p.window) / p.stride + 1;
-  p.tiles_w = (w + 2 * p.pad - p.window) / p.stride + 1;
+  if (!sg2::WinogradTileCount(h, p.window, p.stride, p.pad, &p.tiles_h) ||
+      !sg2::WinogradTileCount(w, p.window, p.stride, p.pad, &p.tiles_w)) {
+    std::fprintf(stderr, "winograd case %s: the windows do not cover the image\n", label);
+    std::exit(2);
+  }
   const int t = p.rows, sw = p.window;
   const int64_t plane = p.tiles() * c;
   const auto x = RandomVec<T>(n * h * w * c, rng, 1.f);

@@ -47,6 +47,17 @@ struct WinogradParams {
   SG2_HD bool overlapping() const { return window > stride; }
 };
 
+// Tiles along an axis of `size` pixels: windows of s at stride m over the
+// axis padded by pad on both sides must end exactly at the padded edge
+// (false otherwise).
+inline bool WinogradTileCount(int64_t size, int window, int stride, int pad,
+                              int64_t* tiles) {
+  const int64_t span = size + 2 * static_cast<int64_t>(pad) - window;
+  if (span < 0 || span % stride != 0) return false;
+  *tiles = span / stride + 1;
+  return true;
+}
+
 namespace internal {
 
 // Channels handled together, as one vector of 64 bytes (GCC's vector

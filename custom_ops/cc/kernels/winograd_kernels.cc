@@ -22,13 +22,11 @@ using tensorflow::Tensor;
 // exactly at the padded edge.
 absl::Status AxisTiles(const char* op, int64_t size, const WinogradParams& p,
                        int64_t* tiles) {
-  const int64_t span = size + 2 * p.pad - p.window;
-  if (span < 0 || span % p.stride != 0) {
+  if (!WinogradTileCount(size, p.window, p.stride, p.pad, tiles)) {
     return InvalidArgument(op, ": an axis of ", size, " pixels padded by ",
                            p.pad, " is not covered exactly by windows of ",
                            p.window, " at stride ", p.stride);
   }
-  *tiles = span / p.stride + 1;
   return absl::OkStatus();
 }
 

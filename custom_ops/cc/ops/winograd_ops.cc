@@ -1,5 +1,6 @@
 // Op registration for Sg2WinogradToTiles and its adjoint Sg2WinogradFromTiles
 // (see custom_ops/cc/kernels/winograd.h and stylegan2_tf/ops/winograd.py).
+#include "custom_ops/cc/kernels/winograd.h"
 #include "tensorflow/core/framework/op.h"
 #include "tensorflow/core/framework/shape_inference.h"
 
@@ -29,13 +30,11 @@ absl::Status TileAttrs(InferenceContext* c, int* t, int* s, int* m, int* pad) {
 // Tiles along an axis of `size` pixels, or an error when the windows do not
 // end exactly at the padded edge.
 absl::Status TileCount(int64_t size, int s, int m, int pad, int64_t* tiles) {
-  const int64_t span = size + 2 * pad - s;
-  if (span < 0 || span % m != 0) {
+  if (!sg2::WinogradTileCount(size, s, m, pad, tiles)) {
     return errors::InvalidArgument("an axis of ", size, " pixels padded by ",
                                    pad, " is not covered exactly by windows of ",
                                    s, " at stride ", m);
   }
-  *tiles = span / m + 1;
   return absl::OkStatus();
 }
 
