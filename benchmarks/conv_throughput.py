@@ -24,6 +24,9 @@ import statistics
 import sys
 import time
 
+# The repository's package, also when it is not installed (as train_step.py does).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 DEFAULT_SHAPES = '32x32x128,32x16x128,4x64x512,4x32x512'

@@ -75,10 +75,34 @@ def test_graph_flops_counts_the_convolutions_and_matmuls_that_run():
     graph = f.get_concrete_function(tf.TensorSpec([2, 8, 8, 3]), tf.TensorSpec([3, 3, 3, 5]), tf.TensorSpec([6, 4]),
                                     tf.TensorSpec([6, 7])).graph
     fl = train_step.graph_flops(graph)
-    assert fl == {'conv': 2 * (2 * 8 * 8 * 5) * (3 * 3 * 3) * 2, 'matmul': 2 * 4 * 7 * 6, 'unknown_shape_ops': 0}
+    assert fl == {'conv': 2 * (2 * 8 * 8 * 5) * (3 * 3 * 3) * 2, 'matmul': 2 * 4 * 7 * 6, 'winograd': 0.0,
+                  'unknown_shape_ops': 0}
     graph = f.get_concrete_function(tf.TensorSpec([None, 8, 8, 3]), tf.TensorSpec([3, 3, 3, 5]),
                                     tf.TensorSpec([6, 4]), tf.TensorSpec([6, 7])).graph
     assert train_step.graph_flops(graph)['unknown_shape_ops'] == 2
+
+
+def test_graph_flops_counts_winograd_convolutions_as_direct_ones(needs_custom_ops):
+    """A Winograd convolution and its two gradients count as the direct convolution's work (forward, input and
+    weight gradient: 3 x 2 |y| 9 Cin), and their BatchMatMuls (a quarter of it) as `winograd`, not as matmuls."""
+    sys.path.insert(0, os.path.dirname(BENCH))
+    import tensorflow as tf
+    import train_step
+    from stylegan2_tf.ops import winograd
+
+    @tf.function
+    def f(x, w):
+        with tf.GradientTape() as tape:
+            tape.watch([x, w])
+            y = winograd.winograd_conv2d(x, w, impl='custom')              # [2, 8, 8, 5]
+            loss = tf.reduce_sum(y * y)
+        return tape.gradient(loss, [x, w])
+
+    graph = f.get_concrete_function(tf.TensorSpec([2, 8, 8, 3]), tf.TensorSpec([3, 3, 3, 5])).graph
+    fl = train_step.graph_flops(graph)
+    direct = 3 * 2 * (2 * 8 * 8 * 5) * (3 * 3 * 3)
+    assert fl['conv'] == direct and fl['winograd'] == direct / 4, fl
+    assert fl['matmul'] == 0 and fl['unknown_shape_ops'] == 0, fl
 
 
 def test_conv_throughput_benchmark_prints_json():
