@@ -131,8 +131,9 @@ def to_tiles(x, matrix: np.ndarray, stride: int, pad: int, impl: str = "auto") -
         [t * t, N * Th * Tw, C], Th = (H + 2 pad - s) / stride + 1 (must be exact), likewise Tw.
     """
     x = tf.convert_to_tensor(x)
-    t, s = matrix.shape
-    _tile_count(x.shape[1], s, stride, pad), _tile_count(x.shape[2], s, stride, pad)
+    s = matrix.shape[1]
+    for size in (x.shape[1], x.shape[2]):
+        _tile_count(size, s, stride, pad)  # a clear error before TF's
     if _library.resolve_impl(impl) == "ref":
         return _to_tiles_ref(x, matrix, stride, pad)
     return _library_with_gradients().sg2_winograd_to_tiles(x, matrix=matrix.reshape(-1).tolist(), window=s,
@@ -143,7 +144,7 @@ def from_tiles(tiles, matrix: np.ndarray, stride: int, pad: int, height: int, wi
                impl: str = "auto") -> tf.Tensor:
     """The adjoint of `to_tiles` for an image of height x width: [t * t, N * Th * Tw, C] -> [N, height, width, C]."""
     tiles = tf.convert_to_tensor(tiles)
-    t, s = matrix.shape
+    s = matrix.shape[1]
     if _library.resolve_impl(impl) == "ref":
         return _from_tiles_ref(tiles, matrix, stride, pad, height, width)
     return _library_with_gradients().sg2_winograd_from_tiles(tiles, matrix=matrix.reshape(-1).tolist(), window=s,
